@@ -1,0 +1,55 @@
+"""Rhystic: play tabletop games with friends who are not in the room."""
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config as config_module
+
+
+def create_app(config=None):
+    app = Flask(__name__, instance_path=config_module.os.path.join(
+        config_module.PROJECT_ROOT, 'instance'),
+        template_folder='../templates', static_folder='../static')
+    config_module.load(app, config)
+    from . import logs
+    logs.init_app(app)
+
+    from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    db.init_app(app)
+    migrate.init_app(app, db, directory=config_module.os.path.join(
+        config_module.PROJECT_ROOT, 'migrations'))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(app, **socketio_options(app.config))
+
+    from . import api, cli, errors, health, pages, security, signaling
+    errors.init_app(app)
+    security.init_app(app)
+    health.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(cli.bp)
+    signaling.init_app(app, socketio)
+
+    if app.config['PROXY_FIX']:
+        hops = app.config['PROXY_FIX']
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    return app
+
+
+def socketio_options(config):
+    from .signaling.protocol import MAX_HTTP_BUFFER
+    from .jsonfast import fast_json
+    return dict(
+        namespaces='*',
+        async_mode=config['ASYNC_MODE'],
+        message_queue=config['MESSAGE_QUEUE'] or None,
+        channel=config['SOCKETIO_CHANNEL'],
+        cors_allowed_origins=config['CORS_ORIGINS'] or None,
+        ping_interval=config['PING_INTERVAL'],
+        ping_timeout=config['PING_TIMEOUT'],
+        max_http_buffer_size=MAX_HTTP_BUFFER,
+        json=fast_json,
+        manage_session=False,
+        logger=False, engineio_logger=False,
+    )

@@ -1,0 +1,116 @@
+"""The JSON API: users, rooms, TURN credentials and ICE servers."""
+import logging
+import time
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from . import turn
+from .auth import caller_or_401, sign_in
+from .errors import ApiError, ValidationError
+from .extensions import limiter
+from .models import Room, User
+from .security import note_failed_lookup
+
+log = logging.getLogger('rhystic.api')
+bp = Blueprint('api', __name__)
+
+
+def _limit(key):
+    return lambda: current_app.config[key]
+
+
+def json_body(allowed, required=()):
+    """The request's JSON object, with unknown and missing fields refused up front."""
+    if not request.get_data(cache=True):
+        data = {}
+    else:
+        data = request.get_json(silent=True)
+        if data is None:
+            raise ValidationError('the body must be valid JSON (Content-Type: application/json)')
+    if not isinstance(data, dict):
+        raise ValidationError('the body must be a JSON object')
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError(f'unknown field: {unknown[0]}', unknown[0])
+    for name in required:
+        if name not in data:
+            raise ValidationError(f'{name} is required', name)
+    return data
+
+
+@bp.post('/api/users')
+@limiter.limit(_limit('RATELIMIT_USERS'))
+def create_user():
+    """Create an account, or a guest when only display_name is given."""
+    data = json_body({'username', 'display_name'}, required=('display_name',))
+    if data.get('username') is None:
+        user, token = User.create_guest(data['display_name'])
+    else:
+        user, token = User.create(data['username'], data['display_name'])
+    sign_in(user)
+    log.info('user created', extra={'event': 'user_created', 'user': user.public_id})
+    return jsonify({**user.to_dict(), 'token': token}), 201
+
+
+@bp.get('/api/me')
+def me():
+    return jsonify(caller_or_401().to_dict())
+
+
+@bp.patch('/api/me')
+def update_me():
+    user = caller_or_401()
+    data = json_body({'display_name'}, required=('display_name',))
+    user.rename(data['display_name'])
+    return jsonify(user.to_dict())
+
+
+@bp.post('/api/rooms')
+@limiter.limit(_limit('RATELIMIT_ROOMS'))
+def create_room():
+    user = caller_or_401()
+    data = json_body({'name', 'max_peers'})
+    room = Room.create(user, data.get('name'), data.get('max_peers'),
+                       default_max=current_app.config['MAX_PEERS'])
+    log.info('room created', extra={'event': 'room_created', 'room': room.id,
+                                    'user': user.public_id})
+    return jsonify({'room_id': room.id, 'status': 'created', 'name': room.name,
+                    'max_peers': room.max_peers,
+                    'url': url_for('pages.room', room_id=room.id, _external=True)}), 201
+
+
+@bp.get('/api/rooms/<room_id>')
+def get_room(room_id):
+    room = Room.get(room_id)
+    if room is None:
+        note_failed_lookup()
+        raise ApiError(404, 'no such room', 'room_not_found')
+    presence = current_app.extensions['rhystic.rooms']
+    return jsonify(room.to_dict(presence.peer_count(room.id)))
+
+
+@bp.get('/turn')
+@limiter.limit(_limit('RATELIMIT_TURN'))
+def turn_credentials():
+    user = caller_or_401()
+    user_id = request.args.get('user_id', user.public_id)
+    if user_id != user.public_id:
+        raise ApiError(403, 'user_id must be your own')
+    config = current_app.config
+    if not turn.turn_configured(config):
+        raise ApiError(503, 'TURN is not configured on this server '
+                            '(set RHYSTIC_TURN_SECRET and RHYSTIC_TURN_URLS)', 'turn_unavailable')
+    log.info('turn credentials issued', extra={'event': 'turn_issued', 'user': user_id})
+    return jsonify(turn.turn_credentials(config['TURN_SECRET'], user_id, config['TURN_TTL'],
+                                         _now(), config['TURN_URLS']))
+
+
+@bp.get('/api/ice-servers')
+@limiter.limit(_limit('RATELIMIT_TURN'))
+def ice_servers():
+    user = caller_or_401()
+    return jsonify(turn.ice_servers(current_app.config, user.public_id, _now()))
+
+
+def _now():
+    return time.time()

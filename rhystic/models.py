@@ -1,0 +1,201 @@
+"""Users and rooms. The rules about them live here, so routes and handlers stay thin."""
+import hashlib
+import re
+import secrets
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import String, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .errors import ApiError, ValidationError
+from .extensions import db
+
+USERNAME_RE = re.compile(r'^[a-z0-9_-]{3,32}$')
+ROOM_ID_RE = re.compile(r'^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$')
+# No 0/o, 1/l/i: a room id is read aloud across a table.
+ROOM_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'
+ROOM_ID_GROUPS = (3, 4, 3)  # 10 symbols of 31: 49.5 bits
+MAX_PEERS_LIMIT = 8
+
+
+def utcnow():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def hash_token(token):
+    # Tokens are 256 random bits, so a fast hash is enough and lets us look them up.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def clean_display_name(value):
+    if not isinstance(value, str):
+        raise ValidationError('display_name must be a string', 'display_name')
+    value = unicodedata.normalize('NFC', value).strip()
+    if not 1 <= len(value) <= 40:
+        raise ValidationError('display_name must be 1 to 40 characters', 'display_name')
+    if not value.isprintable():
+        raise ValidationError('display_name must be printable characters only', 'display_name')
+    return value
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = 'users'
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, index=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(40))
+    is_guest: Mapped[bool] = mapped_column(default=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def get_id(self):
+        return self.public_id
+
+    def to_dict(self):
+        return {'user_id': self.public_id, 'username': self.username,
+                'display_name': self.display_name}
+
+    @classmethod
+    def create(cls, username, display_name, guest=False):
+        """Create a user; returns (user, token). The token is shown once, never stored."""
+        if not isinstance(username, str):
+            raise ValidationError('username must be a string', 'username')
+        username = username.strip().lower()
+        if not USERNAME_RE.match(username):
+            raise ValidationError(
+                'username must be 3 to 32 of a-z, 0-9, _ and -', 'username')
+        token = secrets.token_urlsafe(32)
+        user = cls(public_id='u_' + secrets.token_urlsafe(12), username=username,
+                   display_name=clean_display_name(display_name), is_guest=guest,
+                   token_hash=hash_token(token))
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise ApiError(409, f'username {username!r} is taken', 'username_taken')
+        return user, token
+
+    @classmethod
+    def create_guest(cls, display_name):
+        display_name = clean_display_name(display_name)
+        for _ in range(5):
+            try:
+                return cls.create('guest-' + secrets.token_hex(5), display_name, guest=True)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+        raise ApiError(503, 'could not allocate a guest name; try again')
+
+    @classmethod
+    def by_public_id(cls, public_id):
+        return db.session.scalar(select(cls).where(cls.public_id == public_id))
+
+    @classmethod
+    def by_token(cls, token):
+        if not isinstance(token, str) or not 10 <= len(token) <= 200:
+            return None
+        return db.session.scalar(select(cls).where(cls.token_hash == hash_token(token)))
+
+    def rename(self, display_name):
+        self.display_name = clean_display_name(display_name)
+        db.session.commit()
+
+
+class Room(db.Model):
+    __tablename__ = 'rooms'
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(80))
+    max_peers: Mapped[int] = mapped_column(default=MAX_PEERS_LIMIT)
+    created_by: Mapped[int | None] = mapped_column(db.ForeignKey('users.id', ondelete='SET NULL'))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    def to_dict(self, peer_count=0):
+        return {'id': self.id, 'name': self.name, 'peer_count': peer_count,
+                'max_peers': self.max_peers}
+
+    @staticmethod
+    def new_id():
+        symbols = (secrets.choice(ROOM_ALPHABET) for _ in range(sum(ROOM_ID_GROUPS)))
+        text = ''.join(symbols)
+        parts, start = [], 0
+        for size in ROOM_ID_GROUPS:
+            parts.append(text[start:start + size])
+            start += size
+        return '-'.join(parts)
+
+    @staticmethod
+    def valid_id(room_id):
+        return isinstance(room_id, str) and bool(ROOM_ID_RE.match(room_id))
+
+    @staticmethod
+    def clean_fields(name=None, max_peers=None, default_max=MAX_PEERS_LIMIT):
+        if name is not None:
+            if not isinstance(name, str):
+                raise ValidationError('name must be a string', 'name')
+            name = unicodedata.normalize('NFC', name).strip()
+            if len(name) > 80 or not name.isprintable():
+                raise ValidationError('name must be at most 80 printable characters', 'name')
+            name = name or None
+        if max_peers is None:
+            max_peers = default_max
+        if isinstance(max_peers, bool) or not isinstance(max_peers, int) \
+                or not 2 <= max_peers <= MAX_PEERS_LIMIT:
+            raise ValidationError(f'max_peers must be an integer from 2 to {MAX_PEERS_LIMIT}',
+                                  'max_peers')
+        return name, max_peers
+
+    @classmethod
+    def create(cls, creator, name=None, max_peers=None, room_id=None,
+               default_max=MAX_PEERS_LIMIT):
+        name, max_peers = cls.clean_fields(name, max_peers, default_max)
+        if room_id is not None and not cls.valid_id(room_id):
+            raise ValidationError('room id must be 3 to 40 of a-z, 0-9 and -', 'room_id')
+        for _ in range(5):
+            room = cls(id=room_id or cls.new_id(), name=name, max_peers=max_peers,
+                       created_by=creator.id if creator else None)
+            db.session.add(room)
+            try:
+                db.session.commit()
+                return room
+            except IntegrityError:
+                db.session.rollback()
+                if room_id:
+                    existing = cls.get(room_id)
+                    if existing:
+                        return existing
+        raise ApiError(503, 'could not allocate a room id; try again')
+
+    @classmethod
+    def get(cls, room_id):
+        if not cls.valid_id(room_id):
+            return None
+        return db.session.get(cls, room_id)
+
+    @classmethod
+    def get_or_create(cls, room_id, creator, default_max=MAX_PEERS_LIMIT):
+        return cls.get(room_id) or cls.create(creator, room_id=room_id, default_max=default_max)
+
+    def touch(self):
+        self.last_active_at = utcnow()
+        db.session.commit()
+
+    @classmethod
+    def prune(cls, idle_days, now=None):
+        """Delete rooms idle for idle_days; returns how many went."""
+        cutoff = (now or utcnow()) - timedelta(days=idle_days)
+        doomed = db.session.scalars(select(cls).where(cls.last_active_at < cutoff)).all()
+        for room in doomed:
+            db.session.delete(room)
+        db.session.commit()
+        return len(doomed)
+
+    @classmethod
+    def count(cls):
+        return db.session.scalar(select(func.count()).select_from(cls))

@@ -1,0 +1,32 @@
+"""Signaling: a Socket.IO namespace per room (docs/protocol.md)."""
+import os
+import secrets
+import socket
+
+from .handlers import Signaling
+from .rooms import Rooms
+from .store import MemoryStore, RedisStore
+
+
+def make_store(config):
+    if not config['REDIS_URL']:
+        return MemoryStore()
+    import redis
+    client = redis.Redis.from_url(config['REDIS_URL'], decode_responses=True,
+                                  socket_timeout=5, health_check_interval=30)
+    return RedisStore(client, prefix=config['REDIS_PREFIX'])
+
+
+def init_app(app, socketio):
+    config = app.config
+    worker = f'{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}'
+    rooms = Rooms(make_store(config), config['SECRET_KEY'], worker,
+                  grace_seconds=config['GRACE_SECONDS'],
+                  buffer_max=config['BUFFER_MAX_MESSAGES'],
+                  buffer_age=config['BUFFER_MAX_AGE'],
+                  worker_ttl=config['WORKER_TTL'])
+    signaling = Signaling(app, socketio, rooms)
+    signaling.register()
+    app.extensions['rhystic.rooms'] = rooms
+    app.extensions['rhystic.signaling'] = signaling
+    return signaling

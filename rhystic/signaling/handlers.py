@@ -1,0 +1,272 @@
+"""Socket.IO handlers: validate, ask rooms.py, emit. One namespace per room.
+
+`connect` goes through Flask-SocketIO, because admitting a peer needs the Flask
+session and the database. Every event after that is registered on python-socketio
+directly: the relay path builds no Flask request context and touches no SQL.
+"""
+import logging
+import time
+
+from flask import request
+from flask_socketio import ConnectionRefusedError
+
+from .. import metrics
+from ..auth import user_for_socket
+from ..models import Room, clean_display_name
+from ..security import lookups_blocked, note_failed_lookup
+from ..turn import client_config
+from . import protocol
+from .protocol import OK, ProtocolError, error_ack
+from .rooms import Refusal
+from .throttle import TokenBucket
+
+log = logging.getLogger('rhystic.signaling')
+
+
+class Session:
+    """What this process knows about one of its sockets."""
+    __slots__ = ('room_id', 'peer_id', 'user_id', 'bucket')
+
+    def __init__(self, room_id, peer_id, user_id, bucket):
+        self.room_id, self.peer_id, self.user_id, self.bucket = room_id, peer_id, user_id, bucket
+
+
+class RoomDirectory:
+    """Room metadata by id, read from SQL once and then cached: joins are frequent."""
+
+    def __init__(self, ttl=60.0, touch_every=600.0):
+        self.ttl, self.touch_every = ttl, touch_every
+        self._cache = {}  # room_id -> (expires, name, max_peers, last_touch)
+
+    def get(self, room_id):
+        now = time.monotonic()
+        hit = self._cache.get(room_id)
+        if hit and hit[0] > now:
+            if now - hit[3] > self.touch_every:
+                self._touch(room_id, hit, now)
+            return hit[1], hit[2]
+        room = Room.get(room_id)
+        if room is None:
+            return None
+        room.touch()
+        self._cache[room_id] = (now + self.ttl, room.name, room.max_peers, now)
+        return room.name, room.max_peers
+
+    def _touch(self, room_id, hit, now):
+        room = Room.get(room_id)
+        if room is not None:
+            room.touch()
+        self._cache[room_id] = (hit[0], hit[1], hit[2], now)
+
+
+class Signaling:
+    def __init__(self, app, socketio, rooms):
+        self.socketio = socketio
+        self.server = socketio.server
+        self.rooms = rooms
+        self.config = app.config
+        self.sessions = {}
+        self.directory = RoomDirectory()
+        self._sweeper = None
+        self.running = True
+
+    # -- connecting -------------------------------------------------------------------
+
+    def on_connect(self, auth=None):
+        sid, namespace = request.sid, request.namespace
+        try:
+            room_id, name, max_peers, joined, user = self._admit(namespace, auth, sid)
+        except (Refusal, ProtocolError) as refusal:
+            data = {'message': refusal.message, **refusal.extra}
+            metrics.REFUSALS.labels(code=refusal.code).inc()
+            log.info('join refused', extra={'event': 'join_refused', 'reason': refusal.code,
+                                            'room': protocol.room_id_from_namespace(namespace),
+                                            'remote_addr': request.remote_addr})
+            raise ConnectionRefusedError(refusal.code, data)
+        seat = joined.seat
+        self.sessions[sid] = Session(room_id, seat.peer_id, user.public_id, self._bucket())
+        self.server.enter_room(sid, seat.peer_id, namespace=namespace)
+        self.server.emit(protocol.WELCOME, self._welcome(room_id, name, max_peers, joined),
+                         to=sid, namespace=namespace)
+        if joined.announce:
+            self.server.emit(protocol.PEER_JOINED, seat.public(), to=None,
+                             namespace=namespace, skip_sid=sid)
+        if joined.replaced_sid:
+            self.server.disconnect(joined.replaced_sid, namespace=namespace)
+        for event, payload in joined.buffered:
+            self.server.emit(event, payload, to=sid, namespace=namespace)
+        (metrics.RESUMES if joined.resumed else metrics.JOINS).inc()
+        log.info('peer resumed' if joined.resumed else 'peer joined',
+                 extra={'event': 'peer_resumed' if joined.resumed else 'peer_joined',
+                        'room': room_id, 'peer': seat.peer_id, 'user': user.public_id,
+                        'remote_addr': request.remote_addr})
+        self._ensure_sweeper()
+
+    def _admit(self, namespace, auth, sid):
+        room_id = protocol.room_id_from_namespace(namespace)
+        address = request.remote_addr or 'unknown'
+        auth = protocol.parse_connect_auth(auth)
+        if lookups_blocked(address):
+            raise Refusal(protocol.RATE_LIMITED, 'too many failed joins; wait a minute')
+        user = user_for_socket(auth)
+        if user is None:
+            raise Refusal(protocol.UNAUTHORIZED, 'sign in first: a session cookie, or '
+                                                 'auth.token with an API token')
+        room = self.directory.get(room_id) if room_id else None
+        if room is None:
+            try:
+                note_failed_lookup(address)
+            except Exception:  # the limit itself tripped: still just "not found" to them
+                pass
+            # A malformed id and a missing one look the same: ids can't be probed.
+            raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
+        name, max_peers = room
+        max_peers = min(max_peers, self.config['MAX_PEERS'])
+        display_name = user.display_name
+        if auth.get('display_name'):
+            display_name = clean_display_name(auth['display_name'])
+        joined = self.rooms.join(room_id, max_peers, user.public_id, display_name, sid,
+                                 media=auth.get('media'), peer_id=auth.get('peer_id'),
+                                 resume=auth.get('resume'))
+        return room_id, name, max_peers, joined, user
+
+    def _welcome(self, room_id, name, max_peers, joined):
+        rtc = client_config(self.config, joined.seat.user_id)
+        return {'peer_id': joined.seat.peer_id, 'resume': joined.resume,
+                'resumed': joined.resumed, 'self': joined.seat.public(),
+                'room': {'id': room_id, 'name': name, 'max_peers': max_peers},
+                'peers': joined.peers, 'ice_servers': rtc['iceServers'],
+                'ice_transport_policy': rtc['iceTransportPolicy'],
+                'ice_servers_ttl': rtc['ttl'], 'grace_seconds': self.rooms.grace}
+
+    def _bucket(self):
+        return TokenBucket(self.config['SIGNAL_RATE'], self.config['SIGNAL_BURST'])
+
+    # -- events after connect (python-socketio level) ---------------------------------
+
+    def on_signal(self, namespace, sid, *args):
+        session = self.sessions.get(sid)
+        if session is None:
+            return _not_joined()
+        if not session.bucket.take():
+            return self._throttled(namespace, sid, session)
+        try:
+            to, payload = protocol.parse_signal(args[0] if len(args) == 1 else None)
+            route = self.rooms.route(session.room_id, session.peer_id, to)
+        except ProtocolError as exc:
+            return exc.ack()
+        payload['from'] = session.peer_id  # stamped here, never taken from the client
+        if route == 'deliver':
+            self.server.emit(protocol.SIGNAL, payload, to=to, namespace=namespace)
+        else:
+            self.rooms.hold(session.room_id, to, protocol.SIGNAL, payload)
+        metrics.SIGNALS.labels(type=payload['type']).inc()
+        return OK
+
+    def on_update(self, namespace, sid, *args):
+        session = self.sessions.get(sid)
+        if session is None:
+            return _not_joined()
+        if not session.bucket.take():
+            return self._throttled(namespace, sid, session)
+        try:
+            changes = protocol.parse_update(args[0] if len(args) == 1 else None,
+                                            clean_display_name)
+            update = self.rooms.update(session.room_id, session.peer_id, changes)
+        except ProtocolError as exc:
+            return exc.ack()
+        self.server.emit(protocol.PEER_UPDATED, update, namespace=namespace, skip_sid=sid)
+        return OK
+
+    def on_leave(self, namespace, sid, *args):
+        session = self.sessions.pop(sid, None)
+        if session is None:
+            return _not_joined()
+        self.server.leave_room(sid, session.peer_id, namespace=namespace)
+        departure = self.rooms.leave(session.room_id, session.peer_id)
+        if departure:
+            self._announce_departure(departure)
+        return OK
+
+    def on_ice_servers(self, namespace, sid, *args):
+        session = self.sessions.get(sid)
+        if session is None:
+            return _not_joined()
+        if not session.bucket.take():
+            return self._throttled(namespace, sid, session)
+        rtc = client_config(self.config, session.user_id)
+        return {'ok': True, 'ice_servers': rtc['iceServers'], 'ttl': rtc['ttl']}
+
+    def on_unknown(self, event, namespace, sid, *args):
+        session = self.sessions.get(sid)
+        if session is not None and not session.bucket.take():
+            return self._throttled(namespace, sid, session)
+        name = event if isinstance(event, str) else repr(event)
+        return error_ack(protocol.UNKNOWN_EVENT, f'unknown event {name[:64]!r}')
+
+    def on_disconnect(self, namespace, sid, *args):
+        session = self.sessions.pop(sid, None)
+        if session is not None and self.rooms.disconnect(session.room_id, session.peer_id, sid):
+            log.info('peer away', extra={'event': 'peer_away', 'room': session.room_id,
+                                         'peer': session.peer_id})
+
+    def _throttled(self, namespace, sid, session):
+        if session.bucket.abusive():
+            log.warning('socket dropped for flooding', extra={
+                'event': 'rate_limited', 'room': session.room_id, 'peer': session.peer_id})
+            self.socketio.start_background_task(self.server.disconnect, sid,
+                                                namespace=namespace)
+        metrics.RATE_LIMITED.inc()
+        return error_ack(protocol.RATE_LIMITED, 'slow down: too many messages')
+
+    # -- departures and upkeep --------------------------------------------------------
+
+    def _announce_departure(self, departure):
+        self.server.emit(protocol.PEER_LEFT, {'peer_id': departure.peer_id,
+                                              'reason': departure.reason},
+                         namespace=protocol.namespace_for(departure.room_id))
+        if departure.reason == protocol.TIMEOUT:
+            metrics.GRACE_EXPIRIES.inc()
+        log.info('peer left', extra={'event': 'peer_left', 'room': departure.room_id,
+                                     'peer': departure.peer_id, 'reason': departure.reason})
+
+    def sweep_once(self):
+        for departure in self.rooms.sweep():
+            self._announce_departure(departure)
+
+    def _ensure_sweeper(self):
+        if self._sweeper is None:
+            self._sweeper = self.socketio.start_background_task(self._sweep_forever)
+
+    def _sweep_forever(self):
+        while self.running:
+            try:
+                self.sweep_once()
+            except Exception:  # Redis away for a moment: try again next round
+                log.exception('sweep failed', extra={'event': 'error'})
+            self.socketio.sleep(1.0)
+
+    def register(self):
+        on = self.server.on
+        self.socketio.on('connect', namespace='*')(self.on_connect)
+        on('disconnect', self.on_disconnect, namespace='*')
+        on(protocol.SIGNAL, guarded(self.on_signal), namespace='*')
+        on(protocol.UPDATE, guarded(self.on_update), namespace='*')
+        on(protocol.LEAVE, guarded(self.on_leave), namespace='*')
+        on(protocol.ICE_SERVERS, guarded(self.on_ice_servers), namespace='*')
+        on('*', guarded(self.on_unknown), namespace='*')
+
+
+def _not_joined():
+    return error_ack(protocol.NOT_JOINED, 'this socket holds no seat; reconnect to join')
+
+
+def guarded(handler):
+    """No input may kill a handler: an unexpected error becomes an error ack."""
+    def run(*args):
+        try:
+            return handler(*args)
+        except Exception:
+            log.exception('handler failed', extra={'event': 'error'})
+            return error_ack(protocol.INTERNAL, 'the server could not handle this message')
+    return run

@@ -1,0 +1,161 @@
+"""The wire protocol: event names, error codes and payload checks (docs/protocol.md).
+
+Checks are written out by hand rather than with a schema library: they sit on the
+per-message path, and a handful of isinstance calls is the cheapest correct answer.
+"""
+import re
+
+# Server -> client
+WELCOME = 'welcome'
+PEER_JOINED = 'peer-joined'
+PEER_LEFT = 'peer-left'
+PEER_UPDATED = 'peer-updated'
+SIGNAL = 'signal'
+# Client -> server
+UPDATE = 'update'
+LEAVE = 'leave'
+ICE_SERVERS = 'ice-servers'
+CLIENT_EVENTS = (SIGNAL, UPDATE, LEAVE, ICE_SERVERS)
+
+# connect_error codes (the error's message), then ack error codes.
+UNAUTHORIZED = 'unauthorized'
+ROOM_NOT_FOUND = 'room_not_found'
+ROOM_FULL = 'room_full'
+INVALID_REQUEST = 'invalid_request'
+RATE_LIMITED = 'rate_limited'
+UNKNOWN_PEER = 'unknown_peer'
+TOO_LARGE = 'too_large'
+UNKNOWN_EVENT = 'unknown_event'
+NOT_JOINED = 'not_joined'
+INTERNAL = 'internal'
+
+# peer-left reasons
+LEFT, TIMEOUT, KICKED = 'left', 'timeout', 'kicked'
+
+SIGNAL_TYPES = ('offer', 'answer', 'ice')
+MAX_SDP = 64 * 1024
+MAX_CANDIDATE = 2048
+MAX_ID = 64
+# Engine.IO refuses anything larger outright: one SDP plus its envelope.
+MAX_HTTP_BUFFER = MAX_SDP + 16 * 1024
+NAMESPACE_RE = re.compile(r'^/room/([a-z0-9][a-z0-9-]{1,38}[a-z0-9])$')
+PEER_ID_RE = re.compile(r'^p_[A-Za-z0-9_-]{6,40}$')
+
+
+class ProtocolError(Exception):
+    """A client mistake, answered as {"ok": false, "error": {code, message}}."""
+
+    def __init__(self, code, message, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    def ack(self):
+        return error_ack(self.code, self.message)
+
+
+OK = {'ok': True}
+
+
+def error_ack(code, message):
+    return {'ok': False, 'error': {'code': code, 'message': message}}
+
+
+def room_id_from_namespace(namespace):
+    match = NAMESPACE_RE.match(namespace or '')
+    return match.group(1) if match else None
+
+
+def namespace_for(room_id):
+    return '/room/' + room_id
+
+
+def _require_dict(data, event):
+    if not isinstance(data, dict):
+        raise ProtocolError(INVALID_REQUEST, f'{event} takes a JSON object')
+    return data
+
+
+def parse_signal(data):
+    """Validate a client's signal; return (to, outgoing payload without 'from')."""
+    _require_dict(data, SIGNAL)
+    to, kind = data.get('to'), data.get('type')
+    if not isinstance(to, str) or not to or len(to) > MAX_ID:
+        raise ProtocolError(INVALID_REQUEST, "signal needs 'to', a peer_id string")
+    if kind not in SIGNAL_TYPES:
+        raise ProtocolError(INVALID_REQUEST, "signal 'type' must be offer, answer or ice")
+    if kind == 'ice':
+        return to, {'type': kind, 'candidate': _candidate(data.get('candidate'))}
+    sdp = data.get('sdp')
+    if not isinstance(sdp, str):
+        raise ProtocolError(INVALID_REQUEST, f"an {kind} needs 'sdp', a string")
+    if len(sdp) > MAX_SDP:
+        raise ProtocolError(TOO_LARGE, f'sdp is larger than {MAX_SDP} characters')
+    return to, {'type': kind, 'sdp': sdp}
+
+
+_CANDIDATE_FIELDS = {'candidate': str, 'sdpMid': str, 'sdpMLineIndex': int,
+                     'usernameFragment': str}
+
+
+def _candidate(value):
+    """An RTCIceCandidateInit, or None for end-of-candidates; only known fields pass."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get('candidate'), str):
+        raise ProtocolError(INVALID_REQUEST, "ice 'candidate' must be an RTCIceCandidateInit "
+                                             'object or null')
+    clean = {}
+    for name, kind in _CANDIDATE_FIELDS.items():
+        field = value.get(name)
+        if field is None:
+            continue
+        if not isinstance(field, kind) or isinstance(field, bool):
+            raise ProtocolError(INVALID_REQUEST, f'candidate.{name} has the wrong type')
+        if kind is str and len(field) > MAX_CANDIDATE:
+            raise ProtocolError(TOO_LARGE, f'candidate.{name} is too long')
+        clean[name] = field
+    return clean
+
+
+def parse_update(data, clean_display_name):
+    """Validate an update; return only the fields that were given."""
+    _require_dict(data, UPDATE)
+    changes = {}
+    if 'display_name' in data:
+        try:
+            changes['display_name'] = clean_display_name(data['display_name'])
+        except ValueError as exc:
+            raise ProtocolError(INVALID_REQUEST, str(exc)) from None
+    if 'media' in data:
+        changes['media'] = parse_media(data['media'])
+    if not changes:
+        raise ProtocolError(INVALID_REQUEST, "update needs 'display_name' or 'media'")
+    return changes
+
+
+def parse_media(value):
+    if not isinstance(value, dict) or not value or \
+            set(value) - {'audio', 'video'} or \
+            not all(isinstance(v, bool) for v in value.values()):
+        raise ProtocolError(INVALID_REQUEST,
+                            "media must be an object like {\"audio\": true, \"video\": false}")
+    return dict(value)
+
+
+def parse_connect_auth(auth):
+    """The connect auth: token, and for a resume, peer_id and resume. Returns a dict."""
+    if auth is None:
+        return {}
+    if not isinstance(auth, dict):
+        raise ProtocolError(INVALID_REQUEST, 'auth must be an object')
+    for name in ('token', 'peer_id', 'resume', 'display_name'):
+        value = auth.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > 256):
+            raise ProtocolError(INVALID_REQUEST, f'auth.{name} must be a short string')
+    if bool(auth.get('peer_id')) != bool(auth.get('resume')):
+        raise ProtocolError(INVALID_REQUEST, 'a resume needs both peer_id and resume')
+    if 'media' in auth and auth['media'] is not None:
+        parse_media(auth['media'])
+    return auth

@@ -1,0 +1,329 @@
+"""Where seats live: in this process, or in Redis shared by every worker.
+
+Both stores offer the same small set of atomic steps; the decisions are made in
+rooms.py. Anything that must not race (capacity, resume, expiry) is one step here:
+a lock in memory, a Lua script in Redis.
+"""
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Seat:
+    peer_id: str
+    user_id: str
+    display_name: str
+    media: dict = field(default_factory=lambda: {'audio': True, 'video': True})
+    sid: str = ''            # the socket holding the seat; '' while away
+    worker: str = ''         # the process that socket is on
+    away_until: float = 0.0  # when an away seat is given up
+    joined_at: float = 0.0
+
+    def public(self):
+        return {'peer_id': self.peer_id, 'user_id': self.user_id,
+                'display_name': self.display_name, 'media': dict(self.media)}
+
+    def to_redis(self):
+        data = asdict(self)
+        data['media'] = json.dumps(self.media)
+        return {k: str(v) for k, v in data.items()}
+
+    @classmethod
+    def from_redis(cls, data):
+        return cls(peer_id=data['peer_id'], user_id=data['user_id'],
+                   display_name=data['display_name'], media=json.loads(data['media']),
+                   sid=data.get('sid', ''), worker=data.get('worker', ''),
+                   away_until=float(data.get('away_until') or 0),
+                   joined_at=float(data.get('joined_at') or 0))
+
+
+class MemoryStore:
+    """Room state for a single process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rooms = {}      # room_id -> {peer_id: Seat}
+        self._buffers = {}    # (room_id, peer_id) -> [(time, event, payload)]
+        self._tombs = {}      # (room_id, peer_id) -> (reason, expires)
+        self._away = {}       # (room_id, peer_id) -> until: the sweep looks only here
+
+    def add_seat(self, room_id, seat, max_peers):
+        with self._lock:
+            seats = self._rooms.setdefault(room_id, {})
+            if seat.peer_id in seats or len(seats) >= max_peers:
+                return False
+            seats[seat.peer_id] = seat
+            return True
+
+    def get_seat(self, room_id, peer_id):
+        seat = self._rooms.get(room_id, {}).get(peer_id)
+        return None if seat is None else Seat(**{**asdict(seat), 'media': dict(seat.media)})
+
+    def seats(self, room_id):
+        return [self.get_seat(room_id, p) for p in list(self._rooms.get(room_id, {}))]
+
+    def target_sid(self, room_id, peer_id):
+        """The hot-path lookup: None (no such seat), '' (away) or the socket id."""
+        seat = self._rooms.get(room_id, {}).get(peer_id)
+        return None if seat is None else seat.sid
+
+    def peer_count(self, room_id):
+        return len(self._rooms.get(room_id, ()))
+
+    def room_ids(self):
+        return [r for r, seats in self._rooms.items() if seats]
+
+    def update_seat(self, room_id, peer_id, **fields):
+        with self._lock:
+            seat = self._rooms.get(room_id, {}).get(peer_id)
+            if seat is None:
+                return False
+            for name, value in fields.items():
+                setattr(seat, name, value)
+            return True
+
+    def bind(self, room_id, peer_id, sid, worker):
+        """Attach a socket to an existing seat; returns the socket it had, or None."""
+        with self._lock:
+            seat = self._rooms.get(room_id, {}).get(peer_id)
+            if seat is None:
+                return None
+            old, seat.sid, seat.worker, seat.away_until = seat.sid, sid, worker, 0.0
+            self._away.pop((room_id, peer_id), None)
+            return old
+
+    def mark_away(self, room_id, peer_id, sid, until, match='sid', worker=None):
+        """Detach sid from its seat; a no-op if the seat has moved on to another socket."""
+        with self._lock:
+            seat = self._rooms.get(room_id, {}).get(peer_id)
+            if seat is None or not seat.sid or getattr(seat, match) != (
+                    sid if match == 'sid' else worker):
+                return False
+            seat.sid, seat.away_until = '', until
+            self._away[(room_id, peer_id)] = until
+            return True
+
+    def remove_seat(self, room_id, peer_id, reason, tomb_seconds, due_by=None):
+        """Remove a seat (only if away past due_by, when given); returns it or None."""
+        with self._lock:
+            seats = self._rooms.get(room_id, {})
+            seat = seats.get(peer_id)
+            if seat is None or (due_by is not None and (seat.sid or seat.away_until > due_by)):
+                return None
+            del seats[peer_id]
+            if not seats:
+                del self._rooms[room_id]
+            self._buffers.pop((room_id, peer_id), None)
+            self._away.pop((room_id, peer_id), None)
+            self._tombs[(room_id, peer_id)] = (reason, time.time() + tomb_seconds)
+            return seat
+
+    def tombstone(self, room_id, peer_id):
+        entry = self._tombs.get((room_id, peer_id))
+        return entry[0] if entry and entry[1] > time.time() else None
+
+    def due(self, now):
+        with self._lock:
+            return [key for key, until in self._away.items() if until <= now]
+
+    def buffer(self, room_id, peer_id, event, payload, now, max_count):
+        with self._lock:
+            queue = self._buffers.setdefault((room_id, peer_id), [])
+            queue.append((now, event, payload))
+            del queue[:-max_count]
+
+    def drain(self, room_id, peer_id):
+        with self._lock:
+            return self._buffers.pop((room_id, peer_id), [])
+
+    def heartbeat(self, worker, now):
+        self._tombs = {k: v for k, v in self._tombs.items() if v[1] > now}
+
+    def orphans(self, now, worker_ttl):
+        return []  # one process: its seats can't outlive it
+
+    def clear(self):
+        with self._lock:
+            self._rooms.clear()
+            self._buffers.clear()
+            self._tombs.clear()
+            self._away.clear()
+
+
+# Lua keeps each multi-key step atomic across workers. Members of the away zset and
+# of a worker's bound set are "<room_id> <peer_id>".
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+_ADD = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 1 then return 0 end
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+return 1
+"""
+_BIND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local old = redis.call('HMGET', KEYS[1], 'sid', 'worker')
+redis.call('HSET', KEYS[1], 'sid', ARGV[1], 'worker', ARGV[2], 'away_until', '0')
+redis.call('ZREM', KEYS[2], ARGV[3])
+if old[2] and old[2] ~= '' then redis.call('SREM', ARGV[4] .. old[2], ARGV[3]) end
+redis.call('SADD', KEYS[3], ARGV[3])
+return old[1] or ''
+"""
+_AWAY = """
+if redis.call('HGET', KEYS[1], ARGV[4]) ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'sid') == '' then return 0 end
+redis.call('HSET', KEYS[1], 'sid', '', 'away_until', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('SREM', KEYS[3], ARGV[3])
+return 1
+"""
+_REMOVE = """
+local seat = redis.call('HGETALL', KEYS[1])
+if #seat == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) return false end
+if ARGV[2] ~= '' then
+  local state = redis.call('HMGET', KEYS[1], 'sid', 'away_until')
+  if state[1] ~= '' or tonumber(state[2]) > tonumber(ARGV[2]) then return false end
+end
+local worker = redis.call('HGET', KEYS[1], 'worker')
+redis.call('DEL', KEYS[1], KEYS[5])
+redis.call('SREM', KEYS[2], ARGV[5])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if worker and worker ~= '' then redis.call('SREM', ARGV[6] .. worker, ARGV[1]) end
+redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[3])
+if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[6], ARGV[7]) end
+return seat
+"""
+
+
+class RedisStore:
+    """Room state shared by every worker through Redis."""
+
+    def __init__(self, client, prefix='rhystic:'):
+        self.r = client
+        self.p = prefix
+        self._add = client.register_script(_ADD)
+        self._bind = client.register_script(_BIND)
+        self._away = client.register_script(_AWAY)
+        self._remove = client.register_script(_REMOVE)
+        self._update = client.register_script(_UPDATE)
+
+    def _peers(self, room_id):
+        return f'{self.p}peers:{room_id}'
+
+    def _seat(self, room_id, peer_id):
+        return f'{self.p}seat:{room_id}:{peer_id}'
+
+    def _buf(self, room_id, peer_id):
+        return f'{self.p}buf:{room_id}:{peer_id}'
+
+    def _bound(self, worker):
+        return f'{self.p}bound:{worker}'
+
+    def add_seat(self, room_id, seat, max_peers):
+        fields = [x for kv in seat.to_redis().items() for x in kv]
+        keys = [self._peers(room_id), self._seat(room_id, seat.peer_id), self.p + 'rooms',
+                self._bound(seat.worker)]
+        args = [max_peers, seat.peer_id, room_id, f'{room_id} {seat.peer_id}', *fields]
+        return bool(self._add(keys=keys, args=args))
+
+    def get_seat(self, room_id, peer_id):
+        data = self.r.hgetall(self._seat(room_id, peer_id))
+        return Seat.from_redis(data) if data else None
+
+    def seats(self, room_id):
+        peer_ids = sorted(self.r.smembers(self._peers(room_id)))
+        pipe = self.r.pipeline(transaction=False)
+        for peer_id in peer_ids:
+            pipe.hgetall(self._seat(room_id, peer_id))
+        return [Seat.from_redis(d) for d in pipe.execute() if d]
+
+    def target_sid(self, room_id, peer_id):
+        return self.r.hget(self._seat(room_id, peer_id), 'sid')
+
+    def peer_count(self, room_id):
+        return self.r.scard(self._peers(room_id))
+
+    def room_ids(self):
+        return sorted(self.r.smembers(self.p + 'rooms'))
+
+    def update_seat(self, room_id, peer_id, **fields):
+        key = self._seat(room_id, peer_id)
+        values = {k: json.dumps(v) if k == 'media' else str(v) for k, v in fields.items()}
+        # HSET on a missing key would create a half seat; only touch one that exists.
+        flat = [x for kv in values.items() for x in kv]
+        return bool(self._update(keys=[key], args=flat))
+
+    def bind(self, room_id, peer_id, sid, worker):
+        member = f'{room_id} {peer_id}'
+        return self._bind(keys=[self._seat(room_id, peer_id), self.p + 'away',
+                                self._bound(worker)],
+                          args=[sid, worker, member, self.p + 'bound:'])
+
+    def mark_away(self, room_id, peer_id, sid, until, match='sid', worker=None):
+        member = f'{room_id} {peer_id}'
+        seat_key = self._seat(room_id, peer_id)
+        owner = worker if match == 'worker' else self.r.hget(seat_key, 'worker') or ''
+        return bool(self._away(keys=[seat_key, self.p + 'away', self._bound(owner)],
+                               args=[sid if match == 'sid' else worker, until, member, match]))
+
+    def remove_seat(self, room_id, peer_id, reason, tomb_seconds, due_by=None):
+        keys = [self._seat(room_id, peer_id), self._peers(room_id), self.p + 'away',
+                f'{self.p}tomb:{room_id}:{peer_id}', self._buf(room_id, peer_id),
+                self.p + 'rooms']
+        args = [f'{room_id} {peer_id}', '' if due_by is None else due_by,
+                max(1, int(tomb_seconds)), reason, peer_id, self.p + 'bound:', room_id]
+        flat = self._remove(keys=keys, args=args)
+        if not flat:
+            return None
+        return Seat.from_redis(dict(zip(flat[::2], flat[1::2])))
+
+    def tombstone(self, room_id, peer_id):
+        return self.r.get(f'{self.p}tomb:{room_id}:{peer_id}')
+
+    def due(self, now):
+        members = self.r.zrangebyscore(self.p + 'away', '-inf', now, start=0, num=500)
+        return [tuple(m.split(' ', 1)) for m in members]
+
+    def buffer(self, room_id, peer_id, event, payload, now, max_count):
+        key = self._buf(room_id, peer_id)
+        pipe = self.r.pipeline()
+        pipe.rpush(key, json.dumps([now, event, payload]))
+        pipe.ltrim(key, -max_count, -1)
+        pipe.expire(key, 600)
+        pipe.execute()
+
+    def drain(self, room_id, peer_id):
+        key = self._buf(room_id, peer_id)
+        pipe = self.r.pipeline()
+        pipe.lrange(key, 0, -1)
+        pipe.delete(key)
+        items, _ = pipe.execute()
+        return [tuple(json.loads(item)) for item in items]
+
+    def heartbeat(self, worker, now):
+        self.r.hset(self.p + 'workers', worker, now)
+
+    def orphans(self, now, worker_ttl):
+        """Seats held by workers that stopped heart-beating: (worker, room_id, peer_id)."""
+        found = []
+        for worker, beat in self.r.hgetall(self.p + 'workers').items():
+            if float(beat) >= now - worker_ttl:
+                continue
+            members = self.r.smembers(self._bound(worker))
+            found += [(worker, *m.split(' ', 1)) for m in members]
+            if not members:
+                self.r.hdel(self.p + 'workers', worker)
+        return found
+
+    def clear(self):
+        keys = list(self.r.scan_iter(self.p + '*', count=1000))
+        for start in range(0, len(keys), 500):
+            self.r.delete(*keys[start:start + 500])
