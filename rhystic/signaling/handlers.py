@@ -155,7 +155,7 @@ class Signaling:
             route = self.rooms.route(session.room_id, session.peer_id, to)
         except ProtocolError as exc:
             return exc.ack()
-        payload['from'] = session.peer_id  # stamped here, never taken from the client
+        payload = {'from': session.peer_id, **payload}  # stamped here, never by the client
         if route == 'deliver':
             self.server.emit(protocol.SIGNAL, payload, to=to, namespace=namespace)
         else:
