@@ -12,6 +12,7 @@ from flask_socketio import ConnectionRefusedError
 
 from .. import metrics
 from ..auth import user_for_socket
+from ..errors import ApiError
 from ..models import Room, clean_display_name
 from ..security import lookups_blocked, note_failed_lookup
 from ..turn import client_config
@@ -114,10 +115,11 @@ class Signaling:
                                                  'auth.token with an API token')
         room = self.directory.get(room_id) if room_id else None
         if room is None:
-            try:
-                note_failed_lookup(address)
-            except Exception:  # the limit itself tripped: still just "not found" to them
-                pass
+            if room_id:  # a well-formed id that names no room: someone may be guessing
+                try:
+                    note_failed_lookup(address)
+                except ApiError:  # this miss tripped the limit; the next join is refused
+                    pass
             # A malformed id and a missing one look the same: ids can't be probed.
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
         name, max_peers = room

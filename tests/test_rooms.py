@@ -1,0 +1,223 @@
+"""Room logic in plain Python, run against both stores: no app, no sockets."""
+import pytest
+import redis as redis_lib
+
+from conftest import REDIS_URL
+from rhystic.signaling import protocol
+from rhystic.signaling.protocol import ProtocolError
+from rhystic.signaling.rooms import Refusal, Rooms
+from rhystic.signaling.store import MemoryStore, RedisStore
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(params=['memory', 'redis'])
+def store(request):
+    if request.param == 'memory':
+        return MemoryStore()
+    prefix = request.getfixturevalue('redis_prefix')
+    return RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), prefix)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def rooms(store, clock):
+    return Rooms(store, 'secret', 'worker-a', grace_seconds=20, clock=clock, buffer_max=3,
+                 buffer_age=30, worker_ttl=10)
+
+
+def join(rooms, user='u_1', sid='s1', room='room-a', max_peers=8, **kw):
+    return rooms.join(room, max_peers, user, user.upper(), sid, **kw)
+
+
+def test_first_join_gets_a_fresh_seat_and_no_peers(rooms):
+    joined = join(rooms)
+    assert joined.seat.peer_id.startswith('p_')
+    assert joined.seat.peer_id != 's1', 'a peer id is not the socket id'
+    assert joined.peers == [] and not joined.resumed and joined.announce
+    assert joined.resume == rooms.resume_token('room-a', joined.seat.peer_id, 'u_1')
+
+
+def test_second_join_sees_the_first(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    b = join(rooms, 'u_b', 'sb')
+    assert [p['peer_id'] for p in b.peers] == [a.seat.peer_id]
+    assert b.peers[0] == {'peer_id': a.seat.peer_id, 'user_id': 'u_a', 'display_name': 'U_A',
+                          'media': {'audio': True, 'video': True}}
+
+
+def test_capacity_refuses_the_extra_seat_with_max_peers(rooms):
+    for i in range(3):
+        join(rooms, f'u_{i}', f's{i}', max_peers=3)
+    with pytest.raises(Refusal) as refused:
+        join(rooms, 'u_x', 'sx', max_peers=3)
+    assert refused.value.code == protocol.ROOM_FULL
+    assert refused.value.data()['max_peers'] == 3
+
+
+def test_seats_in_grace_still_count_towards_capacity(rooms):
+    a = join(rooms, 'u_a', 'sa', max_peers=2)
+    join(rooms, 'u_b', 'sb', max_peers=2)
+    assert rooms.disconnect('room-a', a.seat.peer_id, 'sa')
+    with pytest.raises(Refusal):
+        join(rooms, 'u_c', 'sc', max_peers=2)
+
+
+def test_rooms_are_independent(rooms):
+    join(rooms, 'u_a', 'sa', room='room-a', max_peers=2)
+    join(rooms, 'u_b', 'sb', room='room-a', max_peers=2)
+    other = join(rooms, 'u_c', 'sc', room='room-b', max_peers=2)
+    assert other.peers == []
+    assert rooms.peer_count('room-a') == 2 and rooms.peer_count('room-b') == 1
+
+
+def test_resume_keeps_the_seat_without_announcing(rooms, clock):
+    a = join(rooms, 'u_a', 'sa')
+    b = join(rooms, 'u_b', 'sb')
+    assert rooms.disconnect('room-a', a.seat.peer_id, 'sa')
+    clock.now += 19
+    again = join(rooms, 'u_a', 'sa2', peer_id=a.seat.peer_id, resume=a.resume)
+    assert again.seat.peer_id == a.seat.peer_id
+    assert again.resumed and not again.announce
+    assert [p['peer_id'] for p in again.peers] == [b.seat.peer_id]
+    clock.now += 60
+    assert rooms.sweep() == [], 'a resumed seat does not time out'
+
+
+def test_resume_with_a_wrong_secret_is_unauthorized(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    rooms.disconnect('room-a', a.seat.peer_id, 'sa')
+    with pytest.raises(Refusal) as refused:
+        join(rooms, 'u_a', 'sa2', peer_id=a.seat.peer_id, resume=a.resume[:-2] + 'xx')
+    assert refused.value.code == protocol.UNAUTHORIZED
+
+
+def test_resume_secret_is_bound_to_the_user(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    with pytest.raises(Refusal) as refused:
+        join(rooms, 'u_mallory', 'sm', peer_id=a.seat.peer_id, resume=a.resume)
+    assert refused.value.code == protocol.UNAUTHORIZED
+
+
+def test_resume_while_the_old_socket_lingers_replaces_it(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    again = join(rooms, 'u_a', 'sa2', peer_id=a.seat.peer_id, resume=a.resume)
+    assert again.replaced_sid == 'sa'
+    assert not rooms.disconnect('room-a', a.seat.peer_id, 'sa'), \
+        "the stale socket's disconnect must not take the seat away from the new one"
+
+
+def test_grace_expiry_frees_the_seat_with_reason_timeout(rooms, clock):
+    a = join(rooms, 'u_a', 'sa', max_peers=2)
+    join(rooms, 'u_b', 'sb', max_peers=2)
+    rooms.disconnect('room-a', a.seat.peer_id, 'sa')
+    clock.now += 19.9
+    assert rooms.sweep() == []
+    clock.now += 0.2
+    gone = rooms.sweep()
+    assert [(d.peer_id, d.reason) for d in gone] == [(a.seat.peer_id, protocol.TIMEOUT)]
+    assert rooms.sweep() == [], 'announced once'
+    join(rooms, 'u_c', 'sc', max_peers=2)  # the seat is free again
+
+
+def test_resume_after_timeout_starts_afresh_with_a_new_peer_id(rooms, clock):
+    a = join(rooms, 'u_a', 'sa')
+    rooms.disconnect('room-a', a.seat.peer_id, 'sa')
+    clock.now += 21
+    rooms.sweep()
+    again = join(rooms, 'u_a', 'sa2', peer_id=a.seat.peer_id, resume=a.resume)
+    assert again.seat.peer_id != a.seat.peer_id
+    assert not again.resumed and again.announce
+
+
+def test_resume_after_state_loss_takes_the_same_seat_back(store, clock):
+    first = Rooms(store, 'secret', 'w1', clock=clock)
+    a = first.join('room-a', 8, 'u_a', 'A', 'sa')
+    store.clear()  # what a restart without Redis looks like
+    second = Rooms(store, 'secret', 'w2', clock=clock)
+    again = second.join('room-a', 8, 'u_a', 'A', 'sa2', peer_id=a.seat.peer_id,
+                        resume=a.resume)
+    assert again.seat.peer_id == a.seat.peer_id and again.resumed and again.announce
+
+
+def test_leave_is_immediate_and_blocks_a_later_resume(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    departure = rooms.leave('room-a', a.seat.peer_id)
+    assert (departure.peer_id, departure.reason) == (a.seat.peer_id, protocol.LEFT)
+    assert rooms.leave('room-a', a.seat.peer_id) is None
+    assert rooms.peer_count('room-a') == 0
+    again = join(rooms, 'u_a', 'sa2', peer_id=a.seat.peer_id, resume=a.resume)
+    assert again.seat.peer_id != a.seat.peer_id
+
+
+def test_route_delivers_to_present_buffers_for_away_and_refuses_strangers(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    b = join(rooms, 'u_b', 'sb')
+    stranger = join(rooms, 'u_c', 'sc', room='room-b')
+    assert rooms.route('room-a', a.seat.peer_id, b.seat.peer_id) == 'deliver'
+    rooms.disconnect('room-a', b.seat.peer_id, 'sb')
+    assert rooms.route('room-a', a.seat.peer_id, b.seat.peer_id) == 'buffer'
+    with pytest.raises(ProtocolError) as error:
+        rooms.route('room-a', a.seat.peer_id, stranger.seat.peer_id)
+    assert error.value.code == protocol.UNKNOWN_PEER
+    with pytest.raises(ProtocolError) as error:
+        rooms.route('room-a', a.seat.peer_id, a.seat.peer_id)
+    assert error.value.code == protocol.INVALID_REQUEST
+
+
+def test_buffered_signals_arrive_on_resume_in_order_within_bounds(rooms, clock):
+    a = join(rooms, 'u_a', 'sa')
+    b = join(rooms, 'u_b', 'sb')
+    rooms.disconnect('room-a', b.seat.peer_id, 'sb')
+    for n in range(5):  # the bound is 3: the oldest two go
+        rooms.hold('room-a', b.seat.peer_id, 'signal', {'from': a.seat.peer_id, 'n': n})
+    again = join(rooms, 'u_b', 'sb2', peer_id=b.seat.peer_id, resume=b.resume)
+    assert [p['n'] for _, p in again.buffered] == [2, 3, 4]
+    rooms.disconnect('room-a', b.seat.peer_id, 'sb2')
+    rooms.hold('room-a', b.seat.peer_id, 'signal', {'n': 'old'})
+    clock.now += 31  # older than buffer_age
+    rooms.hold('room-a', b.seat.peer_id, 'signal', {'n': 'new'})
+    later = join(rooms, 'u_b', 'sb3', peer_id=b.seat.peer_id, resume=b.resume)
+    assert [p['n'] for _, p in later.buffered] == ['new']
+
+
+def test_update_changes_only_the_given_fields(rooms):
+    a = join(rooms, 'u_a', 'sa')
+    assert rooms.update('room-a', a.seat.peer_id, {'media': {'audio': False, 'video': True}}) \
+        == {'peer_id': a.seat.peer_id, 'media': {'audio': False, 'video': True}}
+    seat = rooms.peers('room-a')[0]
+    assert seat['media'] == {'audio': False, 'video': True} and seat['display_name'] == 'U_A'
+    rooms.leave('room-a', a.seat.peer_id)
+    with pytest.raises(ProtocolError):
+        rooms.update('room-a', a.seat.peer_id, {'display_name': 'x'})
+
+
+def test_a_dead_workers_seats_time_out_after_ttl_and_grace(redis_prefix, clock):
+    # Only Redis has other workers: in one process, seats can't outlive their worker.
+    store = RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), redis_prefix)
+    dead = Rooms(store, 'secret', 'worker-dead', grace_seconds=5, clock=clock, worker_ttl=10)
+    alive = Rooms(store, 'secret', 'worker-alive', grace_seconds=5, clock=clock, worker_ttl=10)
+    dead.sweep()
+    alive.sweep()
+    a = dead.join('room-a', 8, 'u_a', 'A', 'sa')
+    b = alive.join('room-a', 8, 'u_b', 'B', 'sb')
+    clock.now += 9
+    alive.sweep()
+    assert alive.peer_count('room-a') == 2, 'within the worker TTL nothing happens'
+    clock.now += 2  # the dead worker missed its heartbeats: its seats go away
+    assert alive.sweep() == []
+    assert alive.route('room-a', b.seat.peer_id, a.seat.peer_id) == 'buffer'
+    clock.now += 5.1
+    gone = alive.sweep()
+    assert [(d.peer_id, d.reason) for d in gone] == [(a.seat.peer_id, protocol.TIMEOUT)]
+    assert alive.peer_count('room-a') == 1
