@@ -24,7 +24,10 @@ def json_body(allowed, required=()):
     if not request.get_data(cache=True):
         data = {}
     else:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nesting deeper than the parser goes: still just bad JSON
+            data = None
         if data is None:
             raise ValidationError('the body must be valid JSON (Content-Type: application/json)')
     if not isinstance(data, dict):
