@@ -1,0 +1,233 @@
+// One load-generator process for bench/signaling.py. Commands arrive as JSON lines on
+// stdin; each gets one JSON line back on stdout. Anything on stderr is an error.
+//
+// Every room lives wholly in one process, so a signal's sender and receiver share a
+// clock: one-way latency is performance.now() at delivery minus performance.now() at
+// send, with no cross-process clock in the way.
+'use strict';
+const readline = require('readline');
+const { performance } = require('perf_hooks');
+const { io } = require('socket.io-client');
+
+const SDP_HEAD = 'v=0\r\no=- ';
+const FILLER_LINE = 'a=candidate:842163049 1 udp 1677729535 198.51.100.7 40001 typ srflx\r\n';
+
+let held = []; // [{id, peers: [{socket, peerId}]}]
+let relay = null; // the relay run in progress: counters and send times
+
+function fail(message) {
+  process.stderr.write(`loadgen ${process.pid}: ${message}\n`);
+}
+
+function sdpOf(seq, size) {
+  let body = SDP_HEAD + seq + ' 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+  while (body.length < size) body += FILLER_LINE;
+  return body.slice(0, Math.max(size, body.indexOf('\r\nt=') + 6));
+}
+
+function seqOf(msg) {
+  if (msg.type === 'ice') {
+    const c = msg.candidate.candidate; // 'candidate:<seq> 1 udp ...'
+    return Number(c.slice(10, c.indexOf(' ')));
+  }
+  return Number(msg.sdp.slice(SDP_HEAD.length, msg.sdp.indexOf(' ', SDP_HEAD.length)));
+}
+
+// Connect one peer; resolves with {socket, peerId, welcome} once `welcome` arrives.
+function connectPeer(url, roomId, token, onSignal) {
+  return new Promise((resolve, reject) => {
+    const socket = io(`${url}/room/${roomId}`, {
+      transports: ['websocket'], forceNew: true, reconnection: false,
+      auth: { token }, timeout: 60000,
+    });
+    const peer = { socket, peerId: null };
+    socket.on('welcome', (w) => { peer.peerId = w.peer_id; resolve({ peer, welcome: w }); });
+    socket.on('signal', (msg) => onSignal(peer, msg));
+    socket.on('connect_error', (err) => {
+      socket.close();
+      reject(new Error(`connect_error ${err.message} ${JSON.stringify(err.data || '')}`));
+    });
+    socket.on('disconnect', (reason) => {
+      if (!peer.closing) fail(`socket in ${roomId} dropped: ${reason}`);
+    });
+  });
+}
+
+async function inBatches(items, concurrency, fn) {
+  let next = 0;
+  const errors = [];
+  async function lane() {
+    while (next < items.length) {
+      const item = items[next++];
+      try { await fn(item); } catch (err) { errors.push(err.message); }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
+  return errors;
+}
+
+function onRelaySignal(peer, msg) {
+  if (!relay) return;
+  const t0 = relay.sentAt.get(seqOf(msg));
+  if (t0 === undefined) { relay.unexpected++; return; }
+  relay.sentAt.delete(seqOf(msg));
+  relay.latencies.push(performance.now() - t0);
+}
+
+async function hold({ url, rooms, peers, concurrency }) {
+  const start = performance.now();
+  const jobs = [];
+  for (const room of rooms) {
+    const entry = { id: room.id, peers: [] };
+    held.push(entry);
+    for (let i = 0; i < peers; i++) jobs.push({ entry, room });
+  }
+  const errors = await inBatches(jobs, concurrency, async ({ entry, room }) => {
+    const { peer } = await connectPeer(url, room.id, room.token, onRelaySignal);
+    entry.peers.push(peer);
+  });
+  const connected = held.reduce((n, r) => n + r.peers.length, 0);
+  return { connected, failed: errors.length, errors: errors.slice(0, 5),
+    ms: performance.now() - start };
+}
+
+// Join storm: every peer of every room connects at once and follows the offer rule.
+async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
+  const start = performance.now();
+  const pairs = (peers * (peers - 1)) / 2;
+  const state = rooms.map((room) => ({ room, done: new Set(), at: null, sockets: [] }));
+  let finished = 0;
+  let errors = 0;
+  let resolveAll;
+  const all = new Promise((r) => { resolveAll = r; });
+
+  const ackCheck = (ack) => {
+    if (!ack || !ack.ok) { errors++; fail(`storm signal refused: ${JSON.stringify(ack)}`); }
+  };
+  const connects = [];
+  for (const st of state) {
+    const onSignal = (peer, msg) => {
+      if (msg.type === 'offer') {
+        peer.socket.emit('signal', { to: msg.from, type: 'answer', sdp: sdpOf(0, sdpBytes) },
+          ackCheck);
+      } else if (msg.type === 'answer') {
+        st.done.add([peer.peerId, msg.from].sort().join(' '));
+        if (st.done.size === pairs && st.at === null) {
+          st.at = performance.now() - start;
+          if (++finished === state.length) resolveAll();
+        }
+      }
+    };
+    for (let i = 0; i < peers; i++) {
+      connects.push(connectPeer(url, st.room.id, st.room.token, onSignal).then(
+        ({ peer, welcome }) => {
+          st.sockets.push(peer);
+          for (const other of welcome.peers) {
+            peer.socket.emit('signal', { to: other.peer_id, type: 'offer',
+              sdp: sdpOf(0, sdpBytes) }, ackCheck);
+          }
+        },
+        (err) => { errors++; fail(`storm connect failed: ${err.message}`); }));
+    }
+  }
+  await Promise.all(connects);
+  const timer = setTimeout(resolveAll, timeoutMs);
+  await all;
+  clearTimeout(timer);
+  const result = {
+    rooms: state.length, completed: state.filter((s) => s.at !== null).length,
+    completions_ms: state.filter((s) => s.at !== null).map((s) => s.at),
+    errors, ms: performance.now() - start,
+  };
+  await inBatches(state.flatMap((s) => s.sockets), 200, leaveAndClose);
+  return result;
+}
+
+function leaveAndClose(peer) {
+  return new Promise((resolve) => {
+    peer.closing = true;
+    const done = () => { peer.socket.close(); resolve(); };
+    const timer = setTimeout(done, 5000);
+    peer.socket.emit('leave', {}, () => { clearTimeout(timer); done(); });
+  });
+}
+
+// Steady relay across every held room: `rate` signals a second for `seconds`.
+async function runRelay({ rate, seconds, sdpShare, sdpBytes, drainMs }) {
+  const rooms = held.filter((r) => r.peers.length >= 2);
+  relay = { sentAt: new Map(), latencies: [], unexpected: 0 };
+  let sent = 0, acked = 0, ackErrors = 0, seq = 1;
+  const onAck = (ack) => {
+    if (ack && ack.ok) acked++;
+    else { ackErrors++; if (ackErrors <= 5) fail(`relay signal refused: ${JSON.stringify(ack)}`); }
+  };
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  const total = Math.round(rate * seconds);
+  await new Promise((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        const room = rooms[(Math.random() * rooms.length) | 0];
+        const n = room.peers.length;
+        const a = (Math.random() * n) | 0;
+        const b = (a + 1 + ((Math.random() * (n - 1)) | 0)) % n;
+        const from = room.peers[a], to = room.peers[b];
+        const s = seq++;
+        let msg;
+        if (Math.random() < sdpShare) {
+          msg = { to: to.peerId, type: Math.random() < 0.5 ? 'offer' : 'answer',
+            sdp: sdpOf(s, sdpBytes) };
+        } else {
+          msg = { to: to.peerId, type: 'ice', candidate: {
+            candidate: `candidate:${s} 1 udp 2122260223 192.0.2.7 54321 typ host generation 0`,
+            sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'Fq3z' } };
+        }
+        relay.sentAt.set(s, performance.now());
+        from.socket.emit('signal', msg, onAck);
+        sent++;
+      }
+      if (sent >= total) { clearInterval(timer); resolve(); }
+    };
+    const timer = setInterval(tick, 1);
+  });
+  const sendMs = performance.now() - start;
+  const drainStart = performance.now();
+  while ((relay.sentAt.size || acked + ackErrors < sent) &&
+         performance.now() - drainStart < drainMs) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const result = { sent, received: relay.latencies.length, acked, ack_errors: ackErrors,
+    lost: relay.sentAt.size, unexpected: relay.unexpected, send_ms: sendMs,
+    loadgen_cpu_ms: (cpu.user + cpu.system) / 1000,
+    latencies: relay.latencies.map((x) => Math.round(x * 100) / 100) };
+  relay = null;
+  return result;
+}
+
+async function release() {
+  const peers = held.flatMap((r) => r.peers);
+  held = [];
+  await inBatches(peers, 200, leaveAndClose);
+  return { released: peers.length };
+}
+
+const commands = { hold, storm, relay: runRelay, release };
+const rl = readline.createInterface({ input: process.stdin });
+let queue = Promise.resolve();
+rl.on('line', (line) => {
+  queue = queue.then(async () => {
+    const command = JSON.parse(line);
+    if (command.cmd === 'quit') process.exit(0);
+    let reply;
+    try {
+      reply = await commands[command.cmd](command);
+    } catch (err) {
+      fail(`${command.cmd} failed: ${err.stack}`);
+      reply = { error: String(err) };
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  });
+});
+rl.on('close', () => process.exit(0));
