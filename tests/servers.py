@@ -111,6 +111,7 @@ class Coturn:
         self.config_file = config_file
         self.dir = tempfile.mkdtemp(prefix='rhystic-coturn-')
         self.log_path = os.path.join(self.dir, 'turn.log')
+        self.stdout_path = os.path.join(self.dir, 'stdout.log')
         self.proc = None
 
     def start(self, timeout=15):
@@ -128,8 +129,11 @@ class Coturn:
                  f'--userdb={os.path.join(self.dir, "turndb")}', f'--log-file={self.log_path}',
                  '--simple-log', '--no-tls', '--no-dtls',
                  f'--pidfile={os.path.join(self.dir, "turn.pid")}', *self.extra_args]
-        self.proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        # Kept, not discarded: a config file's log-file=stdout wins over --log-file, and
+        # coturn reports a config line it does not understand only there.
+        with open(self.stdout_path, 'ab') as out:
+            self.proc = subprocess.Popen([binary, *args], stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self._listening, timeout, message=f'coturn on {self.port}')
         return self
 
@@ -150,8 +154,11 @@ class Coturn:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def log(self):
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''
+        text = ''
+        for path in (self.log_path, self.stdout_path):
+            try:
+                with open(path, errors='replace') as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
