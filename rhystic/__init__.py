@@ -22,7 +22,7 @@ def create_app(config=None):
     limiter.init_app(app)
     socketio.init_app(app, **socketio_options(app.config))
 
-    from . import api, cli, errors, health, pages, security, signaling
+    from . import api, cli, errors, health, pages, security, shutdown, signaling
     errors.init_app(app)
     security.init_app(app)
     health.init_app(app)
@@ -30,6 +30,7 @@ def create_app(config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(cli.bp)
     signaling.init_app(app, socketio)
+    shutdown.init_app(app, socketio)
 
     if app.config['PROXY_FIX']:
         hops = app.config['PROXY_FIX']
