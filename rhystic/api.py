@@ -4,7 +4,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from . import turn
+from . import metrics, turn
 from .auth import caller_or_401, sign_in
 from .errors import ApiError, ValidationError
 from .extensions import limiter
@@ -104,6 +104,7 @@ def turn_credentials():
         raise ApiError(503, 'TURN is not configured on this server '
                             '(set RHYSTIC_TURN_SECRET and RHYSTIC_TURN_URLS)', 'turn_unavailable')
     log.info('turn credentials issued', extra={'event': 'turn_issued', 'user': user_id})
+    metrics.TURN_ISSUED.inc()
     return jsonify(turn.turn_credentials(config['TURN_SECRET'], user_id, config['TURN_TTL'],
                                          _now(), config['TURN_URLS']))
 

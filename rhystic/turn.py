@@ -9,6 +9,8 @@ import hmac
 import logging
 import time
 
+from . import metrics
+
 log = logging.getLogger('rhystic.turn')
 
 
@@ -35,6 +37,7 @@ def ice_servers(config, user_id, now=None):
         servers.append({'urls': creds['urls'], 'username': creds['username'],
                         'credential': creds['credential']})
         log.info('turn credentials issued', extra={'event': 'turn_issued', 'user': user_id})
+        metrics.TURN_ISSUED.inc()
     return servers
 
 

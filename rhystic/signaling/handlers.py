@@ -66,7 +66,7 @@ class Signaling:
         self.server = socketio.server
         self.rooms = rooms
         self.config = app.config
-        self.sessions = {}
+        self.sessions = metrics.PeerSessions()
         self.directory = RoomDirectory()
         self._sweeper = None
         self.running = True
