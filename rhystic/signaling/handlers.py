@@ -13,6 +13,7 @@ from flask_socketio import ConnectionRefusedError
 from .. import metrics
 from ..auth import user_for_socket
 from ..errors import ApiError
+from ..jsonfast import UNDECODABLE
 from ..models import Room, clean_display_name
 from ..security import lookups_blocked, note_failed_lookup
 from ..turn import client_config
@@ -181,6 +182,8 @@ class Signaling:
         return OK
 
     def on_leave(self, namespace, sid, *args):
+        if not _empty_payload(args):
+            return error_ack(protocol.INVALID_REQUEST, 'leave takes no payload, or {}')
         session = self.sessions.pop(sid, None)
         if session is None:
             return _not_joined()
@@ -191,6 +194,8 @@ class Signaling:
         return OK
 
     def on_ice_servers(self, namespace, sid, *args):
+        if not _empty_payload(args):
+            return error_ack(protocol.INVALID_REQUEST, 'ice-servers takes no payload, or {}')
         session = self.sessions.get(sid)
         if session is None:
             return _not_joined()
@@ -203,6 +208,9 @@ class Signaling:
         session = self.sessions.get(sid)
         if session is not None and not session.bucket.take():
             return self._throttled(namespace, sid, session)
+        if event == UNDECODABLE:
+            return error_ack(protocol.INVALID_REQUEST,
+                             'the message is not valid JSON, or is nested too deeply')
         name = event if isinstance(event, str) else repr(event)
         return error_ack(protocol.UNKNOWN_EVENT, f'unknown event {name[:64]!r}')
 
@@ -257,6 +265,10 @@ class Signaling:
         on(protocol.LEAVE, guarded(self.on_leave), namespace='*')
         on(protocol.ICE_SERVERS, guarded(self.on_ice_servers), namespace='*')
         on('*', guarded(self.on_unknown), namespace='*')
+
+
+def _empty_payload(args):
+    return not args or (len(args) == 1 and (args[0] is None or isinstance(args[0], dict)))
 
 
 def _not_joined():
