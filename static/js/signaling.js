@@ -1,0 +1,228 @@
+/**
+ * The Rhystic signaling protocol (docs/protocol.md) over Socket.IO, and nothing else:
+ * no DOM, no WebRTC. One SignalingClient holds one seat in one room.
+ * @module signaling
+ */
+import { io } from '../vendor/socket.io.esm.min.js';
+import { Emitter } from './emitter.js';
+
+/**
+ * @typedef {{audio: boolean, video: boolean}} Media
+ * @typedef {{peer_id: string, user_id: string, display_name: string, media: Media}} Peer
+ * @typedef {{
+ *   peer_id: string, resume: string, resumed: boolean, self: Peer,
+ *   room: {id: string, name: ?string, max_peers: number}, peers: Peer[],
+ *   ice_servers: RTCIceServer[], ice_transport_policy: RTCIceTransportPolicy,
+ *   ice_servers_ttl: ?number, grace_seconds: number
+ * }} Welcome
+ * @typedef {{from: string, type: 'offer'|'answer'|'ice', sdp?: string,
+ *            candidate?: ?RTCIceCandidateInit}} Signal
+ * @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'closed'} SignalingState
+ */
+
+const ACK_TIMEOUT_MS = 8000;
+// A server that keeps closing our socket on purpose is not going to change its mind.
+const MAX_SERVER_DISCONNECTS = 5;
+
+/** A refused connection or a failed request; `code` is a protocol error code. */
+export class SignalingError extends Error {
+  /** @param {string} code @param {string} message @param {object} [data] */
+  constructor(code, message, data = {}) {
+    super(message);
+    this.name = 'SignalingError';
+    this.code = code;
+    this.data = data;
+  }
+}
+
+/**
+ * Events: `welcome` (Welcome), `peer-joined` (Peer), `peer-updated` (partial Peer),
+ * `peer-left` ({peer_id, reason}), `signal` (Signal), `state` (SignalingState),
+ * `refused` (SignalingError, once the server will not have us back).
+ */
+export class SignalingClient extends Emitter {
+  /**
+   * @param {string} [url] the server's origin; defaults to this page's
+   * @param {{token?: string, transports?: string[]}} [options] token: for non-browser use
+   */
+  constructor(url = globalThis.location?.origin, options = {}) {
+    super();
+    this.url = url;
+    this.options = options;
+    /** @type {?import('../vendor/socket.io.esm.min.js').Socket} */
+    this.socket = null;
+    /** @type {SignalingState} */
+    this.state = 'idle';
+    this.peerId = null;
+    this.roomId = null;
+    this._resume = null;
+    this._displayName = null;
+    /** @type {Media} */
+    this.media = { audio: true, video: true };
+    this._serverDisconnects = 0;
+  }
+
+  /**
+   * Take a seat in a room. Resolves with the first `welcome`; rejects with a
+   * SignalingError when the server refuses (room_full, unauthorized, ...).
+   * @param {string} roomId
+   * @param {{displayName?: string, media?: Media}} [options]
+   * @returns {Promise<Welcome>}
+   */
+  connect(roomId, { displayName, media } = {}) {
+    if (this.socket) throw new Error('already connected: call leave() first');
+    this.roomId = roomId;
+    this._displayName = displayName || null;
+    if (media) this.media = { ...media };
+    const socket = io(`${this.url}/room/${roomId}`, {
+      transports: this.options.transports ?? ['websocket'],
+      // A function, so that every reconnect presents the latest seat and secret.
+      auth: (callback) => callback(this._auth()),
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 3000,
+      randomizationFactor: 0.3,
+      forceNew: true,
+    });
+    this.socket = socket;
+    this._setState('connecting');
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      socket.on('welcome', (welcome) => {
+        this.peerId = welcome.peer_id;
+        this._resume = welcome.resume;
+        this._serverDisconnects = 0;
+        this._setState('connected');
+        if (!settled) { settled = true; resolve(welcome); }
+        this.emit('welcome', welcome);
+      });
+      socket.on('connect_error', (err) => {
+        if (socket.active) {
+          this._setState('reconnecting');  // the network; socket.io keeps trying
+          return;
+        }
+        const error = new SignalingError(err.message, err.data?.message ?? err.message,
+          err.data ?? {});
+        this._teardown();
+        if (!settled) { settled = true; reject(error); }
+        this.emit('refused', error);
+      });
+      this._listen(socket);
+    });
+  }
+
+  /** @param {import('../vendor/socket.io.esm.min.js').Socket} socket */
+  _listen(socket) {
+    for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal']) {
+      socket.on(event, (payload) => this.emit(event, payload));
+    }
+    socket.on('disconnect', (reason) => {
+      if (!this.socket) return;
+      this._setState('reconnecting');
+      if (reason === 'io server disconnect') {
+        // socket.io does not retry a disconnect the server chose; a restarting server
+        // does that, so come back unless it keeps happening.
+        this._serverDisconnects += 1;
+        if (this._serverDisconnects > MAX_SERVER_DISCONNECTS) {
+          const error = new SignalingError('disconnected', 'the server closed the connection');
+          this._teardown();
+          this.emit('refused', error);
+          return;
+        }
+        setTimeout(() => this.socket?.connect(), 500 * this._serverDisconnects);
+      }
+    });
+  }
+
+  /** @returns {object} the Socket.IO auth for the next (re)connect */
+  _auth() {
+    const auth = { media: { ...this.media } };
+    if (this.options.token) auth.token = this.options.token;
+    if (this._displayName) auth.display_name = this._displayName;
+    if (this.peerId && this._resume) {
+      auth.peer_id = this.peerId;
+      auth.resume = this._resume;
+    }
+    return auth;
+  }
+
+  /**
+   * Relay an offer, answer or ICE candidate to one peer.
+   * @param {string} to peer_id
+   * @param {{type: 'offer'|'answer', sdp: string}|{type: 'ice', candidate: ?RTCIceCandidateInit}} message
+   * @returns {Promise<void>} rejects with a SignalingError (e.g. code unknown_peer)
+   */
+  signal(to, message) {
+    return this._request('signal', { to, ...message });
+  }
+
+  /**
+   * Tell the others about a new name or media state.
+   * @param {{display_name?: string, media?: Media}} changes
+   * @returns {Promise<void>}
+   */
+  update(changes) {
+    if (changes.media) this.media = { ...this.media, ...changes.media };
+    if (changes.display_name) this._displayName = changes.display_name;
+    return this._request('update', changes.media
+      ? { ...changes, media: { ...this.media } } : changes);
+  }
+
+  /**
+   * Fresh TURN credentials.
+   * @returns {Promise<{ice_servers: RTCIceServer[], ttl: ?number}>}
+   */
+  async requestIceServers() {
+    const ack = await this._ack('ice-servers', {});
+    return { ice_servers: ack.ice_servers, ttl: ack.ttl };
+  }
+
+  /**
+   * Give up the seat now (the others see peer-left at once) and disconnect.
+   * Synchronous, so that it works from `pagehide`.
+   */
+  leave() {
+    const socket = this.socket;
+    if (!socket) return;
+    if (socket.connected) socket.emit('leave', {});
+    this._teardown();
+  }
+
+  _teardown() {
+    const socket = this.socket;
+    this.socket = null;
+    this.peerId = null;
+    this._resume = null;
+    if (socket) {
+      socket.removeAllListeners();
+      // Engine.IO flushes a queued `leave` before it closes the transport.
+      socket.disconnect();
+    }
+    this._setState('closed');
+  }
+
+  /** @param {SignalingState} state */
+  _setState(state) {
+    if (state === this.state) return;
+    this.state = state;
+    this.emit('state', state);
+  }
+
+  async _request(event, payload) {
+    await this._ack(event, payload);
+  }
+
+  async _ack(event, payload) {
+    if (!this.socket) throw new SignalingError('not_joined', 'not connected to a room');
+    let ack;
+    try {
+      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    } catch {
+      throw new SignalingError('timeout', `no answer to '${event}' from the server`);
+    }
+    if (!ack?.ok) {
+      throw new SignalingError(ack?.error?.code ?? 'internal',
+        ack?.error?.message ?? 'the server refused the message');
+    }
+    return ack;
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The grid of tiles: one per player, with badges, link state, quality, and the
+ * viewer's own choices (spotlight, rotation, flip), remembered per room and player.
+ * @module tiles
+ */
+import { FAILURE_REASONS } from './webrtc.js';
+
+/**
+ * @typedef {import('./signaling.js').Peer} Peer
+ * @typedef {import('./webrtc.js').LinkState} LinkState
+ * @typedef {import('./webrtc.js').LinkStats} LinkStats
+ * @typedef {{rotate: number, flip: boolean}} View
+ */
+
+const ROTATIONS = [0, 90, 180, 270];
+
+/** Viewer-side choices, kept in localStorage per room and keyed by the player's account. */
+export class ViewPrefs {
+  /** @param {string} roomId */
+  constructor(roomId) {
+    this.key = `rhystic:view:${roomId}`;
+    this.data = this._load();
+  }
+
+  _load() {
+    try {
+      const data = JSON.parse(localStorage.getItem(this.key) ?? '{}');
+      return { players: data.players ?? {}, spotlight: data.spotlight ?? null };
+    } catch {
+      return { players: {}, spotlight: null };
+    }
+  }
+
+  _save() {
+    try { localStorage.setItem(this.key, JSON.stringify(this.data)); } catch { /* full */ }
+  }
+
+  /** @param {string} playerKey @returns {View} */
+  view(playerKey) {
+    return { rotate: 0, flip: false, ...(this.data.players[playerKey] ?? {}) };
+  }
+
+  /** @param {string} playerKey @param {Partial<View>} change */
+  setView(playerKey, change) {
+    this.data.players[playerKey] = { ...this.view(playerKey), ...change };
+    this._save();
+  }
+
+  /** @returns {?string} */
+  get spotlight() { return this.data.spotlight; }
+
+  set spotlight(playerKey) {
+    this.data.spotlight = playerKey;
+    this._save();
+  }
+}
+
+/** The tiles on the page. */
+export class TileGrid {
+  /**
+   * @param {{grid: HTMLElement, stage: HTMLElement, template: HTMLTemplateElement,
+   *          prefs: ViewPrefs, onSpotlight: (peerId: ?string) => void,
+   *          onSoundBlocked: () => void}} options
+   */
+  constructor({ grid, stage, template, prefs, onSpotlight, onSoundBlocked }) {
+    this.grid = grid;
+    this.stage = stage;
+    this.template = template;
+    this.prefs = prefs;
+    this.onSpotlight = onSpotlight;
+    this.onSoundBlocked = onSoundBlocked;
+    /** @type {Map<string, {el: HTMLElement, peer: Peer, link: ?LinkState}>} */
+    this.tiles = new Map();
+    this.spotlightId = null;
+  }
+
+  /**
+   * @param {Peer} peer
+   * @param {MediaStream} stream
+   * @param {boolean} mirrored a selfie camera is shown mirrored; a table camera never
+   */
+  addSelf(peer, stream, mirrored) {
+    const tile = this.upsert({ ...peer, self: true });
+    tile.el.classList.add('self');
+    this.setMirrored(mirrored);
+    this.setStream(peer.peer_id, stream);
+    this.setLinkState(peer.peer_id, { status: 'self', route: null, reason: null });
+  }
+
+  /** @param {boolean} mirrored */
+  setMirrored(mirrored) {
+    const self = [...this.tiles.values()].find((t) => t.peer.self);
+    self?.el.querySelector('video').classList.toggle('mirrored', mirrored);
+  }
+
+  /** @param {Peer & {self?: boolean}} peer @returns {{el: HTMLElement, peer: Peer}} */
+  upsert(peer) {
+    let tile = this.tiles.get(peer.peer_id);
+    if (!tile) {
+      tile = { el: this._build(peer), peer, link: null };
+      this.tiles.set(peer.peer_id, tile);
+      this.grid.append(tile.el);
+      this._layout();
+      if (!peer.self && this.prefs.spotlight === playerKey(peer)) this.spotlight(peer.peer_id);
+    }
+    tile.peer = { ...tile.peer, ...peer };
+    this._render(tile);
+    return tile;
+  }
+
+  /** @param {string} peerId */
+  remove(peerId) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    tile.el.remove();
+    this.tiles.delete(peerId);
+    if (this.spotlightId === peerId) this._applySpotlight(null);
+    this._layout();
+  }
+
+  /** @param {string} peerId @param {MediaStream} stream */
+  setStream(peerId, stream) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const video = tile.el.querySelector('video');
+    if (video.srcObject !== stream) video.srcObject = stream;
+    video.muted = Boolean(tile.peer.self);
+    video.play().catch((error) => {
+      if (error.name !== 'NotAllowedError') return;
+      // No gesture yet: play silently, and ask for a click to turn the sound on.
+      video.muted = true;
+      video.play().catch(() => {});
+      this.onSoundBlocked();
+    });
+    this._render(tile);
+  }
+
+  unmuteAll() {
+    for (const tile of this.tiles.values()) {
+      if (tile.peer.self) continue;
+      const video = tile.el.querySelector('video');
+      video.muted = false;
+      video.play().catch(() => {});
+    }
+  }
+
+  /** @param {string} peerId @param {LinkState} link */
+  setLinkState(peerId, link) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    tile.link = link;
+    this._render(tile);
+  }
+
+  /** @param {string} peerId @param {LinkStats} stats */
+  setStats(peerId, stats) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const parts = [];
+    if (stats.rttMs != null) parts.push(`${stats.rttMs} ms`);
+    if (stats.fps != null) parts.push(`${Math.round(stats.fps)} fps`);
+    if (stats.kbps != null) parts.push(formatRate(stats.kbps));
+    tile.el.querySelector('.tile-quality').textContent = parts.join(' · ');
+    tile.el.dataset.framesDecoded = String(stats.framesDecoded);
+    if (stats.route) tile.el.dataset.route = stats.route;
+  }
+
+  /** @param {?string} peerId spotlight this tile, or none */
+  spotlight(peerId) {
+    this._applySpotlight(peerId);
+    const tile = peerId && this.tiles.get(peerId);
+    this.prefs.spotlight = tile ? playerKey(tile.peer) : null;
+  }
+
+  _applySpotlight(peerId) {
+    const previous = this.spotlightId && this.tiles.get(this.spotlightId);
+    previous?.el.classList.remove('spotlight');
+    previous?.el.querySelector('.tool-spotlight').setAttribute('aria-pressed', 'false');
+    this.spotlightId = peerId && this.tiles.has(peerId) ? peerId : null;
+    const tile = this.spotlightId && this.tiles.get(this.spotlightId);
+    tile?.el.classList.add('spotlight');
+    tile?.el.querySelector('.tool-spotlight').setAttribute('aria-pressed', 'true');
+    this.stage.classList.toggle('has-spotlight', Boolean(tile));
+    this.onSpotlight(tile && !tile.peer.self ? this.spotlightId : null);
+  }
+
+  /** @param {Peer & {self?: boolean}} peer */
+  _build(peer) {
+    const el = /** @type {HTMLElement} */ (this.template.content.firstElementChild.cloneNode(true));
+    el.dataset.peerId = peer.peer_id;
+    el.classList.add(peer.self ? 'self' : 'remote');
+    const toggle = () => this.spotlight(this.spotlightId === peer.peer_id ? null : peer.peer_id);
+    el.querySelector('.tile-media').addEventListener('click', toggle);
+    el.querySelector('.tool-spotlight').addEventListener('click', toggle);
+    const rotate = el.querySelector('.tool-rotate');
+    const flip = el.querySelector('.tool-flip');
+    if (peer.self) {
+      rotate.remove();
+      flip.remove();
+    } else {
+      rotate.addEventListener('click', () => this._turn(peer.peer_id));
+      flip.addEventListener('click', () => this._flip(peer.peer_id));
+      this._applyView(el, this.prefs.view(playerKey(peer)));
+    }
+    return el;
+  }
+
+  _turn(peerId) {
+    const tile = this.tiles.get(peerId);
+    const key = playerKey(tile.peer);
+    const rotate = ROTATIONS[(ROTATIONS.indexOf(this.prefs.view(key).rotate) + 1) % 4];
+    this.prefs.setView(key, { rotate });
+    this._applyView(tile.el, this.prefs.view(key));
+  }
+
+  _flip(peerId) {
+    const tile = this.tiles.get(peerId);
+    const key = playerKey(tile.peer);
+    this.prefs.setView(key, { flip: !this.prefs.view(key).flip });
+    this._applyView(tile.el, this.prefs.view(key));
+  }
+
+  /** @param {HTMLElement} el @param {View} view */
+  _applyView(el, view) {
+    el.dataset.rotate = String(view.rotate);
+    el.dataset.flip = view.flip ? '1' : '0';
+    el.querySelector('.tool-flip').setAttribute('aria-pressed', String(view.flip));
+  }
+
+  _render(tile) {
+    const { el, peer, link } = tile;
+    const name = peer.display_name ?? '';
+    el.dataset.name = name;
+    el.querySelector('.tile-name').textContent = peer.self ? `${name} (you)` : name;
+    el.querySelector('.badge-muted').hidden = peer.media?.audio !== false;
+    el.querySelector('.badge-camera-off').hidden = peer.media?.video !== false;
+    el.dataset.cameraOff = peer.media?.video === false ? '1' : '0';
+    const [state, label, message] = describe(peer, link);
+    el.dataset.state = state;
+    el.querySelector('.tile-state').textContent = label;
+    el.querySelector('.tile-message').textContent = message;
+    el.classList.toggle('has-message', Boolean(message));
+  }
+
+  _layout() {
+    this.grid.dataset.count = String(this.tiles.size);
+  }
+}
+
+/**
+ * What the tile says: its state, a short label and, when there is no picture, why.
+ * @param {Peer & {self?: boolean}} peer
+ * @param {?LinkState} link
+ * @returns {[string, string, string]}
+ */
+function describe(peer, link) {
+  const name = peer.display_name ?? 'this player';
+  const cameraOff = peer.media?.video === false;
+  if (peer.self) {
+    return ['self', 'You', cameraOff ? 'Your camera is off' : ''];
+  }
+  const status = link?.status ?? 'connecting';
+  if (status === 'failed') {
+    const why = FAILURE_REASONS[link.reason] ?? FAILURE_REASONS['no-route'];
+    return ['failed', 'No connection', `Can't reach ${name}: ${why}`];
+  }
+  if (status === 'reconnecting') return ['reconnecting', 'Reconnecting…', `Reconnecting to ${name}…`];
+  if (status === 'connecting') return ['connecting', 'Connecting…', `Connecting to ${name}…`];
+  const note = cameraOff ? `${name} turned their camera off` : '';
+  if (!link.route) return ['connected', 'Connected', note];
+  return [link.route, link.route === 'relay' ? 'Via relay' : 'Direct', note];
+}
+
+/** A player's key for remembered choices: their account, stable across reloads. */
+function playerKey(peer) {
+  return peer.user_id ?? peer.peer_id;
+}
+
+function formatRate(kbps) {
+  return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`;
+}

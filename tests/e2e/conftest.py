@@ -1,0 +1,160 @@
+"""End-to-end fixtures: a real gunicorn server, a real coturn, headless Chromium.
+
+Every player gets a browser context of their own (own cookies, own camera). Tests wait
+on conditions in the page, never on sleeps.
+"""
+import json
+import os
+import secrets
+
+import pytest
+
+from servers import ROOT, Coturn, Server, migrate
+
+pytest.importorskip('playwright')
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+CHROMIUM = os.environ.get('RHYSTIC_CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = [
+    '--use-fake-device-for-media-stream=device-count=2',
+    '--use-fake-ui-for-media-stream',
+    '--allow-loopback-in-peer-connection',
+    '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run',
+    # Eight players share one machine: no tab may be throttled as "in the background".
+    '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+    '--disable-backgrounding-occluded-windows',
+]
+ARTIFACTS = os.path.join(ROOT, 'test-artifacts')
+TURN_SECRET = 'e2e-turn-' + secrets.token_hex(8)
+
+# Wraps RTCPeerConnection so a test can read getStats() independently of the app.
+RECORD_PEER_CONNECTIONS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original || window.__pcs) return;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+})();
+"""
+
+# A canvas-drawn camera in one solid colour, with a small moving square so that the
+# picture changes over time.
+COLOUR_CAMERA = """
+(() => {
+  const colour = %s;
+  const devices = navigator.mediaDevices;
+  const original = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async (constraints) => {
+    const stream = new MediaStream();
+    if (constraints && constraints.audio) {
+      (await original({audio: constraints.audio})).getAudioTracks().forEach((t) => stream.addTrack(t));
+    }
+    if (constraints && constraints.video) {
+      const canvas = document.createElement('canvas');
+      canvas.width = 160; canvas.height = 120;
+      const ctx = canvas.getContext('2d');
+      let tick = 0;
+      const draw = () => {
+        ctx.fillStyle = colour; ctx.fillRect(0, 0, 160, 120);
+        ctx.fillStyle = '#ffffff'; ctx.fillRect((tick * 9) %% 150, 55, 10, 10);
+        tick += 1;
+      };
+      draw();
+      setInterval(draw, 100);
+      canvas.captureStream(10).getVideoTracks().forEach((t) => stream.addTrack(t));
+    }
+    return stream;
+  };
+})();
+"""
+
+
+def server_env(tmp_dir, coturn_port, **extra):
+    env = {
+        'RHYSTIC_SECRET_KEY': 'e2e-secret-' + secrets.token_hex(16),
+        'RHYSTIC_TURN_SECRET': TURN_SECRET,
+        'RHYSTIC_TURN_URLS': f'turn:127.0.0.1:{coturn_port}',
+        'DATABASE_URL': f'sqlite:///{tmp_dir}/e2e.db',
+        'REDIS_URL': '',
+        'RHYSTIC_CAPTURE_WIDTH': '160',
+        'RHYSTIC_CAPTURE_HEIGHT': '120',
+        'RHYSTIC_CAPTURE_FPS': '10',
+        'RHYSTIC_RATELIMIT_USERS': '1000 per minute',
+        'RHYSTIC_RATELIMIT_ROOMS': '1000 per minute',
+        'RHYSTIC_RATELIMIT_TURN': '1000 per minute',
+        'RHYSTIC_RATELIMIT_JOIN_FAILURES': '1000 per minute',
+        'RHYSTIC_LOG_LEVEL': 'WARNING',
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope='session')
+def coturn():
+    turn = Coturn(TURN_SECRET).start()
+    yield turn
+    turn.stop()
+
+
+@pytest.fixture(scope='session')
+def start_server(tmp_path_factory, coturn):
+    """Start a Rhystic server; extra env overrides the defaults. Stopped at the end."""
+    started = []
+
+    def start(**extra):
+        tmp_dir = tmp_path_factory.mktemp('e2e')
+        env = server_env(tmp_dir, coturn.port, **extra)
+        migrate(env)
+        server = Server(env, log_path=str(tmp_dir / 'server.log')).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope='session')
+def server(start_server):
+    """The default server: ICE policy 'all', working TURN."""
+    return start_server()
+
+
+@pytest.fixture(scope='session')
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def player(browser):
+    """Open a new player: player(base_url, colour=None) -> a Page in its own context."""
+    contexts = []
+
+    def open_player(colour=None, viewport=None):
+        context = browser.new_context(viewport=viewport or {'width': 960, 'height': 640})
+        context.add_init_script(RECORD_PEER_CONNECTIONS)
+        if colour:
+            context.add_init_script(COLOUR_CAMERA % json.dumps(colour))
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        return page
+
+    yield open_player
+    for context in contexts:
+        try:
+            context.close()
+        except Exception:  # the browser may be gone already
+            pass
+
+
+@pytest.fixture(scope='session')
+def artifacts():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return ARTIFACTS

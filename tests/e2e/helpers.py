@@ -1,0 +1,125 @@
+"""Steps and checks shared by the end-to-end tests."""
+import json
+import os
+import time
+
+# Tracks each remote tile between calls: a link is live when its <video> has a size,
+# its decoded frame count rises and its pixels change (window.__probe holds the baseline).
+LIVE_LINKS = """
+(expected) => {
+  const probe = window.__probe || (window.__probe = {});
+  const tiles = [...document.querySelectorAll('#grid .tile.remote')];
+  if (tiles.length !== expected.length) return false;
+  const canvas = probe.canvas || (probe.canvas = document.createElement('canvas'));
+  canvas.width = 32; canvas.height = 24;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  let live = true;
+  for (const tile of tiles) {
+    if (!expected.includes(tile.dataset.name)) return false;
+    const video = tile.querySelector('video');
+    if (!video.videoWidth) { live = false; continue; }
+    const frames = video.getVideoPlaybackQuality().totalVideoFrames;
+    ctx.drawImage(video, 0, 0, 32, 24);
+    const data = ctx.getImageData(0, 0, 32, 24).data;
+    let sig = 0;
+    for (let i = 0; i < data.length; i += 4) sig = (sig * 31 + data[i] + 3 * data[i + 1] + 7 * data[i + 2]) >>> 0;
+    const key = tile.dataset.peerId;
+    const seen = probe[key];
+    if (!seen) { probe[key] = {frames, sig, moving: false, changing: false}; live = false; continue; }
+    if (frames >= seen.frames + 3) seen.moving = true;
+    if (sig !== seen.sig) seen.changing = true;
+    if (!(seen.moving && seen.changing)) live = false;
+  }
+  return live;
+}
+"""
+
+MEAN_COLOUR = """
+(name) => {
+  const tile = [...document.querySelectorAll('#grid .tile.remote')].find((t) => t.dataset.name === name);
+  const video = tile && tile.querySelector('video');
+  if (!video || !video.videoWidth) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = 40; canvas.height = 30;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(video, 0, 0, 40, 30);
+  const data = ctx.getImageData(0, 0, 40, 30).data;
+  const sum = [0, 0, 0];
+  for (let i = 0; i < data.length; i += 4) { sum[0] += data[i]; sum[1] += data[i + 1]; sum[2] += data[i + 2]; }
+  const n = data.length / 4;
+  return sum.map((v) => Math.round(v / n));
+}
+"""
+
+# The selected candidate pair of every peer connection, read straight from getStats.
+SELECTED_PAIRS = """
+async () => {
+  const pairs = [];
+  for (const pc of window.__pcs || []) {
+    if (pc.connectionState !== 'connected') continue;
+    const stats = await pc.getStats();
+    const byId = new Map();
+    stats.forEach((s) => byId.set(s.id, s));
+    stats.forEach((s) => {
+      if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+      const pair = byId.get(s.selectedCandidatePairId);
+      pairs.push({local: byId.get(pair.localCandidateId).candidateType,
+                  remote: byId.get(pair.remoteCandidateId).candidateType});
+    });
+  }
+  return pairs;
+}
+"""
+
+
+def join_room(page, name=None):
+    """On a room page: type the name if asked, click Join, wait for the call view."""
+    if name is not None:
+        page.fill('#name-input', name)
+    page.click('#join-button')
+    page.wait_for_selector('#room-app[data-view="call"]')
+
+
+def create_room(page, base_url, name):
+    """Home page: type a name, create a room, join it. Returns the invite link."""
+    page.goto(base_url + '/')
+    page.fill('#display-name', name)
+    page.click('#create-room')
+    page.wait_for_url('**/r/**')
+    join_room(page)
+    return page.url
+
+
+def open_invite(page, url, name):
+    page.goto(url)
+    join_room(page, name)
+
+
+def wait_live(page, names, timeout=30000):
+    """Every remote tile (exactly the given names) shows live video."""
+    page.evaluate('() => { window.__probe = {}; }')
+    page.wait_for_function(LIVE_LINKS, arg=sorted(names), timeout=timeout, polling=250)
+
+
+def tile(page, name):
+    return page.locator(f'#grid .tile.remote[data-name="{name}"]')
+
+
+def record_timing(artifacts, key, seconds):
+    path = os.path.join(artifacts, 'e2e-timings.json')
+    try:
+        with open(path) as f:
+            timings = json.load(f)
+    except (OSError, ValueError):
+        timings = {}
+    timings[key] = round(seconds, 2)
+    with open(path, 'w') as f:
+        json.dump(timings, f, indent=2, sort_keys=True)
+
+
+class Stopwatch:
+    def __init__(self):
+        self.start = time.monotonic()
+
+    def elapsed(self):
+        return time.monotonic() - self.start
