@@ -139,3 +139,32 @@ def test_clients_resume_their_seats_after_a_server_restart(live):
     third = PyPeer(server.url, room_id, api_user(server.url, 'Third')['token'])
     peers.append(third)
     assert {p['peer_id'] for p in third.welcome['peers']} == set(before)
+
+
+def test_a_silently_dead_client_is_noticed_by_ping_and_times_out(tmp_path):
+    """A raw Engine.IO client that stops answering pings, as a frozen laptop would."""
+    import json
+    import websocket
+    server = Server(server_env(tmp_path, RHYSTIC_PING_INTERVAL='1', RHYSTIC_PING_TIMEOUT='1',
+                               RHYSTIC_GRACE_SECONDS='1')).start()
+    watcher = None
+    try:
+        owner = api_user(server.url, 'Owner')
+        room_id = api_room(server.url, owner['token'])
+        watcher = PyPeer(server.url, room_id, owner['token'])
+        ws = websocket.create_connection(
+            f'ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket', timeout=5)
+        assert ws.recv().startswith('0{')  # Engine.IO open
+        token = api_user(server.url, 'Frozen')['token']
+        ws.send(f'40/room/{room_id},' + json.dumps({'token': token}))
+        assert ws.recv().startswith(f'42/room/{room_id},["welcome"')  # before CONNECT: §3
+        assert ws.recv().startswith(f'40/room/{room_id},')
+        frozen = watcher.next('peer-joined')['peer_id']
+        # From here on the client answers nothing: no pongs.
+        left = watcher.next('peer-left', timeout=15)
+        assert left == {'peer_id': frozen, 'reason': 'timeout'}
+        ws.close()
+    finally:
+        if watcher:
+            watcher.close()
+        server.stop()
