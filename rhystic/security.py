@@ -2,10 +2,11 @@
 import logging
 
 from flask import current_app, request
+from flask_wtf.csrf import CSRFError
 from limits import parse
 
 from .auth import bearer_token
-from .errors import ApiError
+from .errors import ApiError, error_response
 from .extensions import csrf, limiter
 
 log = logging.getLogger('rhystic.security')
@@ -24,6 +25,16 @@ def _csrf_check():
     cookies = request.cookies
     if current_app.config['SESSION_COOKIE_NAME'] in cookies or 'remember_token' in cookies:
         csrf.protect()
+
+
+def _csrf_refused(exc):
+    log.warning('csrf check failed', extra={'event': 'csrf_refused', 'reason': exc.description,
+                                            'path': request.path,
+                                            'remote_addr': request.remote_addr})
+    return error_response(400, 'csrf_failed',
+                          f'{exc.description} A request made with the session cookie needs '
+                          'the X-CSRFToken header (the csrf-token meta tag of any page), or '
+                          'use Authorization: Bearer <token> instead of the cookie.')
 
 
 def _headers(response):
@@ -56,4 +67,5 @@ def lookups_blocked(address):
 
 def init_app(app):
     app.before_request(_csrf_check)
+    app.register_error_handler(CSRFError, _csrf_refused)
     app.after_request(_headers)
