@@ -120,6 +120,12 @@ class Room(db.Model):
         return {'id': self.id, 'name': self.name, 'peer_count': peer_count,
                 'max_peers': self.max_peers}
 
+    def owner_public_id(self):
+        if self.created_by is None:
+            return None
+        owner = db.session.get(User, self.created_by)
+        return owner.public_id if owner else None
+
     @staticmethod
     def new_id():
         symbols = (secrets.choice(ROOM_ALPHABET) for _ in range(sum(ROOM_ID_GROUPS)))

@@ -221,3 +221,18 @@ def test_a_dead_workers_seats_time_out_after_ttl_and_grace(redis_prefix, clock):
     gone = alive.sweep()
     assert [(d.peer_id, d.reason) for d in gone] == [(a.seat.peer_id, protocol.TIMEOUT)]
     assert alive.peer_count('room-a') == 1
+
+
+def test_kick_removes_the_seat_and_bans_the_user_for_a_while(rooms, store):
+    a = join(rooms, 'u_a', 'sa')
+    b = join(rooms, 'u_b', 'sb')
+    departure, sid = rooms.kick('room-a', a.seat.peer_id, b.seat.peer_id)
+    assert (departure.peer_id, departure.reason, sid) == (b.seat.peer_id, 'kicked', 'sb')
+    with pytest.raises(Refusal) as refused:
+        join(rooms, 'u_b', 'sb2')
+    assert refused.value.code == protocol.UNAUTHORIZED
+    join(rooms, 'u_c', 'sc')  # others are unaffected
+    with pytest.raises(ProtocolError):
+        rooms.kick('room-a', a.seat.peer_id, b.seat.peer_id)
+    with pytest.raises(ProtocolError):
+        rooms.kick('room-a', a.seat.peer_id, a.seat.peer_id)

@@ -33,8 +33,11 @@ class Peer:
         return self.welcome['peer_id']
 
     def pump(self):
-        self.inbox += [(m['name'], m['args'][0] if m['args'] else None)
-                       for m in self.sio.get_received(self.ns)]
+        # Read the test client's queue directly: get_received refuses once disconnected,
+        # and what a socket was told just before it was closed matters too.
+        mine = [m for m in self.sio.queue if m['namespace'] == self.ns]
+        self.sio.queue[:] = [m for m in self.sio.queue if m['namespace'] != self.ns]
+        self.inbox += [(m['name'], m['args'][0] if m['args'] else None) for m in mine]
 
     def events(self, name=None):
         self.pump()
@@ -350,3 +353,28 @@ def test_flooding_is_rate_limited_then_disconnected(tmp_path):
         return not b.connected
     wait_until(flood, 5, message='the flooding socket to be dropped')
     assert a.connected and a.emit('ice-servers')['ok'], 'the others are unaffected'
+
+
+def test_the_rooms_creator_can_kick_and_the_kicked_cannot_come_straight_back(sqlite_app, room):
+    room_id, owner = room
+    tb, tc = users(sqlite_app, 2)
+    host = Peer(sqlite_app, room_id, owner['token'])
+    assert host.welcome['owner'] is True
+    b, c = Peer(sqlite_app, room_id, tb), Peer(sqlite_app, room_id, tc)
+    assert b.welcome['owner'] is False
+    denied = c.emit('kick', {'peer_id': b.peer_id})
+    assert denied['ok'] is False and denied['error']['code'] == 'forbidden'
+    assert host.emit('kick', {'peer_id': host.peer_id})['error']['code'] == 'invalid_request'
+    assert host.emit('kick', {'peer_id': 'p_nobody123'})['error']['code'] == 'unknown_peer'
+    assert host.emit('kick', {'peer': 'x'})['error']['code'] == 'invalid_request'
+
+    assert host.emit('kick', {'peer_id': b.peer_id}) == {'ok': True}
+    gone = {'peer_id': b.peer_id, 'reason': 'kicked'}
+    assert c.next('peer-left') == gone and host.next('peer-left') == gone
+    assert b.next('peer-left') == gone, 'the kicked client learns why'
+    wait_until(lambda: not b.connected, 5, message='the kicked socket to be closed')
+    again = refusal(sqlite_app, room_id, token=tb)
+    assert again['message'] == 'unauthorized' and 'removed' in again['data']['message']
+    resume = refusal(sqlite_app, room_id, token=tb, peer_id=b.peer_id,
+                     resume=b.welcome['resume'])
+    assert resume['message'] == 'unauthorized'

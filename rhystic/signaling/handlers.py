@@ -6,6 +6,7 @@ directly: the relay path builds no Flask request context and touches no SQL.
 """
 import logging
 import time
+from dataclasses import dataclass
 
 from flask import request
 from flask_socketio import ConnectionRefusedError
@@ -19,7 +20,7 @@ from ..security import lookups_blocked, note_failed_lookup
 from ..turn import client_config
 from . import protocol
 from .protocol import OK, ProtocolError, error_ack
-from .rooms import Refusal
+from .rooms import Joined, Refusal
 from .throttle import TokenBucket
 
 log = logging.getLogger('rhystic.signaling')
@@ -27,10 +28,29 @@ log = logging.getLogger('rhystic.signaling')
 
 class Session:
     """What this process knows about one of its sockets."""
-    __slots__ = ('room_id', 'peer_id', 'user_id', 'bucket')
+    __slots__ = ('room_id', 'peer_id', 'user_id', 'bucket', 'owner')
 
-    def __init__(self, room_id, peer_id, user_id, bucket):
+    def __init__(self, room_id, peer_id, user_id, bucket, owner=False):
         self.room_id, self.peer_id, self.user_id, self.bucket = room_id, peer_id, user_id, bucket
+        self.owner = owner
+
+
+@dataclass
+class Admission:
+    room_id: str
+    name: str
+    max_peers: int
+    is_owner: bool
+    joined: Joined
+
+
+def _display_name(auth, user):
+    if not auth.get('display_name'):
+        return user.display_name
+    try:
+        return clean_display_name(auth['display_name'])
+    except ValueError as exc:
+        raise ProtocolError(protocol.INVALID_REQUEST, f'auth.{exc}') from None
 
 
 class RoomDirectory:
@@ -38,27 +58,26 @@ class RoomDirectory:
 
     def __init__(self, ttl=60.0, touch_every=600.0):
         self.ttl, self.touch_every = ttl, touch_every
-        self._cache = {}  # room_id -> (expires, name, max_peers, last_touch)
+        self._cache = {}  # room_id -> [expires, (name, max_peers, owner), last_touch]
 
     def get(self, room_id):
+        """(name, max_peers, owner's user_id) of a room, or None."""
         now = time.monotonic()
         hit = self._cache.get(room_id)
         if hit and hit[0] > now:
-            if now - hit[3] > self.touch_every:
-                self._touch(room_id, hit, now)
-            return hit[1], hit[2]
+            if now - hit[2] > self.touch_every:  # last_active_at, without a write per join
+                hit[2] = now
+                room = Room.get(room_id)
+                if room is not None:
+                    room.touch()
+            return hit[1]
         room = Room.get(room_id)
         if room is None:
             return None
         room.touch()
-        self._cache[room_id] = (now + self.ttl, room.name, room.max_peers, now)
-        return room.name, room.max_peers
-
-    def _touch(self, room_id, hit, now):
-        room = Room.get(room_id)
-        if room is not None:
-            room.touch()
-        self._cache[room_id] = (hit[0], hit[1], hit[2], now)
+        info = (room.name, room.max_peers, room.owner_public_id())
+        self._cache[room_id] = [now + self.ttl, info, now]
+        return info
 
 
 class Signaling:
@@ -77,32 +96,42 @@ class Signaling:
     def on_connect(self, auth=None):
         sid, namespace = request.sid, request.namespace
         try:
-            room_id, name, max_peers, joined, user = self._admit(namespace, auth, sid)
+            admitted = self._admit(namespace, auth, sid)
         except (Refusal, ProtocolError) as refusal:
-            data = {'message': refusal.message, **refusal.extra}
-            metrics.REFUSALS.labels(code=refusal.code).inc()
-            log.info('join refused', extra={'event': 'join_refused', 'reason': refusal.code,
-                                            'room': protocol.room_id_from_namespace(namespace),
-                                            'remote_addr': request.remote_addr})
-            raise ConnectionRefusedError(refusal.code, data)
-        seat = joined.seat
-        self.sessions[sid] = Session(room_id, seat.peer_id, user.public_id, self._bucket())
+            self._refuse(namespace, refusal.code, refusal.message, refusal.extra)
+        except Exception:  # e.g. Redis or the database away: say so, don't hang the client
+            log.exception('join failed', extra={'event': 'error', 'remote_addr':
+                                                request.remote_addr})
+            self._refuse(namespace, protocol.INTERNAL, 'the server could not seat you; '
+                                                       'try again in a moment', {})
+        self._seat(sid, namespace, admitted)
+        self._ensure_sweeper()
+
+    def _refuse(self, namespace, code, message, extra):
+        metrics.REFUSALS.labels(code=code).inc()
+        log.info('join refused', extra={'event': 'join_refused', 'reason': code,
+                                        'room': protocol.room_id_from_namespace(namespace),
+                                        'remote_addr': request.remote_addr})
+        raise ConnectionRefusedError(code, {'message': message, **extra})
+
+    def _seat(self, sid, namespace, admitted):
+        joined, seat = admitted.joined, admitted.joined.seat
+        self.sessions[sid] = Session(admitted.room_id, seat.peer_id, seat.user_id,
+                                     self._bucket(), owner=admitted.is_owner)
         self.server.enter_room(sid, seat.peer_id, namespace=namespace)
-        self.server.emit(protocol.WELCOME, self._welcome(room_id, name, max_peers, joined),
-                         to=sid, namespace=namespace)
+        self.server.emit(protocol.WELCOME, self._welcome(admitted), to=sid, namespace=namespace)
         if joined.announce:
-            self.server.emit(protocol.PEER_JOINED, seat.public(), to=None,
-                             namespace=namespace, skip_sid=sid)
+            self.server.emit(protocol.PEER_JOINED, seat.public(), namespace=namespace,
+                             skip_sid=sid)
         if joined.replaced_sid:
             self.server.disconnect(joined.replaced_sid, namespace=namespace)
         for event, payload in joined.buffered:
             self.server.emit(event, payload, to=sid, namespace=namespace)
         (metrics.RESUMES if joined.resumed else metrics.JOINS).inc()
-        log.info('peer resumed' if joined.resumed else 'peer joined',
-                 extra={'event': 'peer_resumed' if joined.resumed else 'peer_joined',
-                        'room': room_id, 'peer': seat.peer_id, 'user': user.public_id,
-                        'remote_addr': request.remote_addr})
-        self._ensure_sweeper()
+        event = 'peer_resumed' if joined.resumed else 'peer_joined'
+        log.info(event.replace('_', ' '), extra={
+            'event': event, 'room': admitted.room_id, 'peer': seat.peer_id,
+            'user': seat.user_id, 'remote_addr': request.remote_addr})
 
     def _admit(self, namespace, auth, sid):
         room_id = protocol.room_id_from_namespace(namespace)
@@ -123,21 +152,21 @@ class Signaling:
                     pass
             # A malformed id and a missing one look the same: ids can't be probed.
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
-        name, max_peers = room
+        name, max_peers, owner = room
         max_peers = min(max_peers, self.config['MAX_PEERS'])
-        display_name = user.display_name
-        if auth.get('display_name'):
-            display_name = clean_display_name(auth['display_name'])
-        joined = self.rooms.join(room_id, max_peers, user.public_id, display_name, sid,
-                                 media=auth.get('media'), peer_id=auth.get('peer_id'),
-                                 resume=auth.get('resume'))
-        return room_id, name, max_peers, joined, user
+        joined = self.rooms.join(room_id, max_peers, user.public_id,
+                                 _display_name(auth, user), sid, media=auth.get('media'),
+                                 peer_id=auth.get('peer_id'), resume=auth.get('resume'))
+        return Admission(room_id, name, max_peers, owner == user.public_id, joined)
 
-    def _welcome(self, room_id, name, max_peers, joined):
+    def _welcome(self, admitted):
+        joined = admitted.joined
         rtc = client_config(self.config, joined.seat.user_id)
         return {'peer_id': joined.seat.peer_id, 'resume': joined.resume,
                 'resumed': joined.resumed, 'self': joined.seat.public(),
-                'room': {'id': room_id, 'name': name, 'max_peers': max_peers},
+                'room': {'id': admitted.room_id, 'name': admitted.name,
+                         'max_peers': admitted.max_peers},
+                'owner': admitted.is_owner,
                 'peers': joined.peers, 'ice_servers': rtc['iceServers'],
                 'ice_transport_policy': rtc['iceTransportPolicy'],
                 'ice_servers_ttl': rtc['ttl'], 'grace_seconds': self.rooms.grace}
@@ -204,6 +233,24 @@ class Signaling:
         rtc = client_config(self.config, session.user_id)
         return {'ok': True, 'ice_servers': rtc['iceServers'], 'ttl': rtc['ttl']}
 
+    def on_kick(self, namespace, sid, *args):
+        session = self.sessions.get(sid)
+        if session is None:
+            return _not_joined()
+        if not session.bucket.take():
+            return self._throttled(namespace, sid, session)
+        try:
+            peer_id = protocol.parse_kick(args[0] if len(args) == 1 else None)
+            if not session.owner:
+                raise ProtocolError(protocol.FORBIDDEN, "only the room's creator can kick")
+            departure, kicked_sid = self.rooms.kick(session.room_id, session.peer_id, peer_id)
+        except ProtocolError as exc:
+            return exc.ack()
+        self._announce_departure(departure)
+        if kicked_sid:
+            self.server.disconnect(kicked_sid, namespace=namespace)
+        return OK
+
     def on_unknown(self, event, namespace, sid, *args):
         session = self.sessions.get(sid)
         if session is not None and not session.bucket.take():
@@ -264,6 +311,7 @@ class Signaling:
         on(protocol.UPDATE, guarded(self.on_update), namespace='*')
         on(protocol.LEAVE, guarded(self.on_leave), namespace='*')
         on(protocol.ICE_SERVERS, guarded(self.on_ice_servers), namespace='*')
+        on(protocol.KICK, guarded(self.on_kick), namespace='*')
         on('*', guarded(self.on_unknown), namespace='*')
 
 

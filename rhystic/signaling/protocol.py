@@ -15,7 +15,8 @@ SIGNAL = 'signal'
 UPDATE = 'update'
 LEAVE = 'leave'
 ICE_SERVERS = 'ice-servers'
-CLIENT_EVENTS = (SIGNAL, UPDATE, LEAVE, ICE_SERVERS)
+KICK = 'kick'
+CLIENT_EVENTS = (SIGNAL, UPDATE, LEAVE, ICE_SERVERS, KICK)
 
 # connect_error codes (the error's message), then ack error codes.
 UNAUTHORIZED = 'unauthorized'
@@ -27,6 +28,7 @@ UNKNOWN_PEER = 'unknown_peer'
 TOO_LARGE = 'too_large'
 UNKNOWN_EVENT = 'unknown_event'
 NOT_JOINED = 'not_joined'
+FORBIDDEN = 'forbidden'
 INTERNAL = 'internal'
 
 # peer-left reasons
@@ -117,6 +119,14 @@ def _candidate(value):
             raise ProtocolError(TOO_LARGE, f'candidate.{name} is too long')
         clean[name] = field
     return clean
+
+
+def parse_kick(data):
+    _require_dict(data, KICK)
+    peer_id = data.get('peer_id')
+    if not isinstance(peer_id, str) or not peer_id or len(peer_id) > MAX_ID:
+        raise ProtocolError(INVALID_REQUEST, "kick needs 'peer_id', a peer_id string")
+    return peer_id
 
 
 def parse_update(data, clean_display_name):

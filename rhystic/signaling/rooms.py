@@ -48,7 +48,8 @@ class Departure:
 
 class Rooms:
     def __init__(self, store, secret, worker, grace_seconds=20.0, clock=time.time,
-                 buffer_max=200, buffer_age=30.0, worker_ttl=10.0, tomb_seconds=3600):
+                 buffer_max=200, buffer_age=30.0, worker_ttl=10.0, tomb_seconds=3600,
+                 ban_seconds=600):
         self.store = store
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self.worker = worker
@@ -58,6 +59,7 @@ class Rooms:
         self.buffer_age = buffer_age
         self.worker_ttl = worker_ttl
         self.tomb_seconds = tomb_seconds
+        self.ban_seconds = ban_seconds
 
     def resume_token(self, room_id, peer_id, user_id):
         """A resume secret that needs no storage, so it survives a restart without Redis."""
@@ -67,6 +69,9 @@ class Rooms:
 
     def join(self, room_id, max_peers, user_id, display_name, sid, media=None,
              peer_id=None, resume=None):
+        if self.store.banned(room_id, user_id):
+            raise Refusal(protocol.UNAUTHORIZED, 'you were removed from this room; '
+                                                 'try again later')
         if peer_id:
             expected = self.resume_token(room_id, peer_id, user_id)
             if not isinstance(resume, str) or not hmac.compare_digest(resume, expected):
@@ -125,6 +130,18 @@ class Rooms:
     def leave(self, room_id, peer_id, reason=protocol.LEFT):
         seat = self.store.remove_seat(room_id, peer_id, reason, self.tomb_seconds)
         return Departure(room_id, peer_id, reason) if seat else None
+
+    def kick(self, room_id, by_peer, peer_id):
+        """Remove a seat for good: its user may not come back for ban_seconds.
+
+        Returns (departure, the socket id it had, '' if away)."""
+        if peer_id == by_peer:
+            raise protocol.ProtocolError(protocol.INVALID_REQUEST, 'use leave to leave')
+        seat = self.store.remove_seat(room_id, peer_id, protocol.KICKED, self.tomb_seconds)
+        if seat is None:
+            raise protocol.ProtocolError(protocol.UNKNOWN_PEER, f'no peer {peer_id!r} here')
+        self.store.ban(room_id, seat.user_id, self.ban_seconds)
+        return Departure(room_id, peer_id, protocol.KICKED), seat.sid
 
     def route(self, room_id, sender, to):
         """Where a signal goes: 'deliver' now, or 'buffer' for a seat that is away."""

@@ -48,6 +48,7 @@ class MemoryStore:
         self._buffers = {}    # (room_id, peer_id) -> [(time, event, payload)]
         self._tombs = {}      # (room_id, peer_id) -> (reason, expires)
         self._away = {}       # (room_id, peer_id) -> until: the sweep looks only here
+        self._bans = {}       # (room_id, user_id) -> until
 
     def add_seat(self, room_id, seat, max_peers):
         with self._lock:
@@ -124,6 +125,12 @@ class MemoryStore:
         entry = self._tombs.get((room_id, peer_id))
         return entry[0] if entry and entry[1] > time.time() else None
 
+    def ban(self, room_id, user_id, seconds):
+        self._bans[(room_id, user_id)] = time.time() + seconds
+
+    def banned(self, room_id, user_id):
+        return self._bans.get((room_id, user_id), 0) > time.time()
+
     def due(self, now):
         with self._lock:
             return [key for key, until in self._away.items() if until <= now]
@@ -140,6 +147,7 @@ class MemoryStore:
 
     def heartbeat(self, worker, now):
         self._tombs = {k: v for k, v in self._tombs.items() if v[1] > now}
+        self._bans = {k: v for k, v in self._bans.items() if v > now}
 
     def orphans(self, now, worker_ttl):
         return []  # one process: its seats can't outlive it
@@ -150,6 +158,7 @@ class MemoryStore:
             self._buffers.clear()
             self._tombs.clear()
             self._away.clear()
+            self._bans.clear()
 
 
 # Lua keeps each multi-key step atomic across workers. Members of the away zset and
@@ -287,6 +296,12 @@ class RedisStore:
 
     def tombstone(self, room_id, peer_id):
         return self.r.get(f'{self.p}tomb:{room_id}:{peer_id}')
+
+    def ban(self, room_id, user_id, seconds):
+        self.r.set(f'{self.p}ban:{room_id}:{user_id}', '1', ex=max(1, int(seconds)))
+
+    def banned(self, room_id, user_id):
+        return bool(self.r.exists(f'{self.p}ban:{room_id}:{user_id}'))
 
     def due(self, now):
         members = self.r.zrangebyscore(self.p + 'away', '-inf', now, start=0, num=500)
