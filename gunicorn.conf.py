@@ -18,6 +18,9 @@ import signal
 import tempfile
 
 graceful_timeout = int(os.environ.get('RHYSTIC_SHUTDOWN_TIMEOUT', 5))
+# gevent: one greenlet per connection, and every player holds a Socket.IO connection
+# open; gunicorn's default of 1000 would cap a worker there.
+worker_connections = 10000
 
 if os.environ.get('RHYSTIC_LOG_FORMAT') == 'json':
     logconfig_dict = {
