@@ -31,7 +31,7 @@ def _csrf_refused(exc):
     log.warning('csrf check failed', extra={'event': 'csrf_refused', 'reason': exc.description,
                                             'path': request.path,
                                             'remote_addr': request.remote_addr})
-    return error_response(400, 'csrf_failed',
+    return error_response(403, 'csrf_failed',
                           f'{exc.description} A request made with the session cookie needs '
                           'the X-CSRFToken header (the csrf-token meta tag of any page), or '
                           'use Authorization: Bearer <token> instead of the cookie.')

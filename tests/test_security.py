@@ -91,10 +91,10 @@ def test_cookie_callers_need_a_csrf_token_for_every_change(tmp_path):
     for method, url, body in [('post', '/api/rooms', {}),
                               ('patch', '/api/me', {'display_name': 'Mallory'})]:
         refused = getattr(client, method)(url, json=body)
-        assert refused.status_code == 400, url
+        assert refused.status_code == 403, url
         assert refused.get_json()['error']['code'] == 'csrf_failed'
     form = client.post('/rooms', data={'display_name': 'Ann'})
-    assert form.status_code == 400 and 'csrf' in form.get_data(as_text=True).lower()
+    assert form.status_code == 403 and 'csrf' in form.get_data(as_text=True).lower()
     assert client.get('/api/me').get_json()['display_name'] == 'Alice'  # nothing changed
 
     token = csrf_token(client)
@@ -104,7 +104,7 @@ def test_cookie_callers_need_a_csrf_token_for_every_change(tmp_path):
     form = client.post('/rooms', data={'display_name': 'Ann', 'csrf_token': token})
     assert form.status_code == 302
     assert client.post('/api/rooms', json={}, headers={'X-CSRFToken': 'forged'}).status_code \
-        == 400
+        == 403
     # A bearer token carries no ambient authority: no CSRF token needed with it.
     assert client.post('/api/rooms', json={},
                        headers={'Authorization': f'Bearer {user["token"]}'}).status_code == 201
