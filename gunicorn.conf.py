@@ -32,7 +32,7 @@ if os.environ.get('RHYSTIC_LOG_FORMAT') == 'json':
         'root': {'level': 'WARNING', 'handlers': ['stdout']},
         'loggers': {
             'gunicorn.error': {'level': 'INFO', 'handlers': ['stdout'], 'propagate': False},
-            'gunicorn.access': {'level': 'INFO', 'handlers': ['stdout'], 'propagate': False},
+            # No access log: request lines would add little, and URLs can carry ids.
         },
     }
 
