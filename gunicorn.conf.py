@@ -18,6 +18,10 @@ import signal
 import tempfile
 
 graceful_timeout = int(os.environ.get('RHYSTIC_SHUTDOWN_TIMEOUT', 5))
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
+# so two instances (rhystic-api@8080 and @8081) would take it from each other; and it
+# lets whoever reaches it resize or stop the server. Nothing here uses gunicornc.
+control_socket_disable = True
 # gevent: one greenlet per connection, and every player holds a Socket.IO connection
 # open; gunicorn's default of 1000 would cap a worker there.
 worker_connections = 10000
