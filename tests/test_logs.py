@@ -26,7 +26,6 @@ def server(tmp_path):
         'RHYSTIC_RATELIMIT_TURN': '3 per minute',
         'RHYSTIC_LOG_FORMAT': 'json',
         'RHYSTIC_LOG_LEVEL': 'INFO',
-        'RHYSTIC_GRACE_SECONDS': '1',
     }
     migrate(env)
     server = Server(env).start()
