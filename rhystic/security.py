@@ -8,6 +8,7 @@ from limits import parse
 from .auth import bearer_token
 from .errors import ApiError, error_response
 from .extensions import csrf, limiter
+from .models import User
 
 log = logging.getLogger('rhystic.security')
 
@@ -20,7 +21,11 @@ UNSAFE_METHODS = {'POST', 'PUT', 'PATCH', 'DELETE'}
 def _csrf_check():
     # Only ambient credentials (the session cookie) can be abused cross-site; a bearer
     # token or a cookie-less call carries no authority a forged request could borrow.
-    if request.method not in UNSAFE_METHODS or bearer_token():
+    # A bearer token that identifies nobody excuses nothing: the cookie would act.
+    if request.method not in UNSAFE_METHODS:
+        return
+    token = bearer_token()
+    if token and User.by_token(token) is not None:
         return
     cookies = request.cookies
     if current_app.config['SESSION_COOKIE_NAME'] in cookies or 'remember_token' in cookies:

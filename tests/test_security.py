@@ -105,6 +105,10 @@ def test_cookie_callers_need_a_csrf_token_for_every_change(tmp_path):
     assert form.status_code == 302
     assert client.post('/api/rooms', json={}, headers={'X-CSRFToken': 'forged'}).status_code \
         == 403
+    # A made-up bearer token does not excuse the cookie from the check.
+    assert client.post('/api/rooms', json={},
+                       headers={'Authorization': 'Bearer made-up-token-1234'}).status_code \
+        == 403
     # A bearer token carries no ambient authority: no CSRF token needed with it.
     assert client.post('/api/rooms', json={},
                        headers={'Authorization': f'Bearer {user["token"]}'}).status_code == 201
