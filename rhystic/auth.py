@@ -43,6 +43,14 @@ def user_for_socket(auth):
 
 
 def caller_or_401():
+    """The API caller. An explicit bearer token speaks louder than an ambient cookie:
+    a program that sends one is that token's user, whoever the browser session is."""
+    token = bearer_token()
+    if token is not None:
+        user = User.by_token(token)
+        if user is None:
+            raise ApiError(401, 'the bearer token is not valid')
+        return user
     if not current_user.is_authenticated:
         _unauthorized()
     return current_user

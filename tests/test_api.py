@@ -387,3 +387,14 @@ def test_pages_get_html_errors(client):
     assert response.status_code == 404
     assert response.mimetype == 'text/html'
     assert 'There is no room with this code.' in response.get_data(as_text=True)
+
+
+def test_a_bearer_token_outranks_the_session_cookie(client):
+    from conftest import new_user
+    browser = new_user(client, 'cookieuser', 'Cookie')  # signs this client in
+    other = new_user(client.application.test_client(), 'tokenuser', 'Token')
+    me = client.get('/api/me', headers={'Authorization': f'Bearer {other["token"]}'})
+    assert me.status_code == 200 and me.get_json()['user_id'] == other['user_id']
+    assert client.get('/api/me').get_json()['user_id'] == browser['user_id']
+    bad = client.get('/api/me', headers={'Authorization': 'Bearer not-a-real-token'})
+    assert bad.status_code == 401 and bad.get_json()['error']['code'] == 'unauthorized'
