@@ -21,6 +21,7 @@ import { Emitter } from './emitter.js';
  */
 
 const ACK_TIMEOUT_MS = 8000;
+const LEAVE_TIMEOUT_MS = 1500;
 // A server that keeps closing our socket on purpose is not going to change its mind.
 const MAX_SERVER_DISCONNECTS = 5;
 
@@ -103,6 +104,7 @@ export class SignalingClient extends Emitter {
         const error = new SignalingError(err.message, err.data?.message ?? err.message,
           err.data ?? {});
         this._teardown();
+        socket.disconnect();
         if (!settled) { settled = true; reject(error); }
         this.emit('refused', error);
       });
@@ -125,6 +127,7 @@ export class SignalingClient extends Emitter {
         if (this._serverDisconnects > MAX_SERVER_DISCONNECTS) {
           const error = new SignalingError('disconnected', 'the server closed the connection');
           this._teardown();
+          socket.disconnect();
           this.emit('refused', error);
           return;
         }
@@ -178,15 +181,28 @@ export class SignalingClient extends Emitter {
 
   /**
    * Give up the seat now (the others see peer-left at once) and disconnect.
-   * Synchronous, so that it works from `pagehide`.
+   * The `leave` frame goes out synchronously, so this works from `pagehide` too;
+   * the socket closes once the server has acknowledged it (the server handles events
+   * concurrently, so a close sent right behind `leave` could overtake it).
+   * @returns {Promise<void>} resolved when the socket is closed
    */
   leave() {
     const socket = this.socket;
-    if (!socket) return;
-    if (socket.connected) socket.emit('leave', {});
+    if (!socket) return Promise.resolve();
     this._teardown();
+    if (!socket.connected) {
+      socket.disconnect();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      socket.timeout(LEAVE_TIMEOUT_MS).emit('leave', {}, () => {
+        socket.disconnect();
+        resolve();
+      });
+    });
   }
 
+  /** Forget the socket: no more events from it, and no reconnecting. */
   _teardown() {
     const socket = this.socket;
     this.socket = null;
@@ -194,8 +210,7 @@ export class SignalingClient extends Emitter {
     this._resume = null;
     if (socket) {
       socket.removeAllListeners();
-      // Engine.IO flushes a queued `leave` before it closes the transport.
-      socket.disconnect();
+      socket.io.reconnection(false);
     }
     this._setState('closed');
   }

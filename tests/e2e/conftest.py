@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 CHROMIUM = os.environ.get('RHYSTIC_CHROMIUM', '/usr/bin/chromium')
 CHROMIUM_ARGS = [
-    '--use-fake-device-for-media-stream=device-count=2',
+    '--use-fake-device-for-media-stream',
     '--use-fake-ui-for-media-stream',
     '--allow-loopback-in-peer-connection',
     '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -67,6 +67,47 @@ COLOUR_CAMERA = """
       canvas.captureStream(10).getVideoTracks().forEach((t) => stream.addTrack(t));
     }
     return stream;
+  };
+})();
+"""
+
+
+# A second camera for switching mid-call. Chromium's extra fake devices are not usable
+# here: the second one delivers Y16 (depth) frames, which WebRTC does not send.
+SECOND_CAMERA = """
+(() => {
+  const devices = navigator.mediaDevices;
+  const enumerate = devices.enumerateDevices.bind(devices);
+  const original = devices.getUserMedia.bind(devices);
+  const ID = 'synthetic-camera';
+  devices.enumerateDevices = async () => [...await enumerate(),
+    {deviceId: ID, groupId: ID, kind: 'videoinput', label: 'Synthetic camera 2',
+     toJSON() { return this; }}];
+  devices.getUserMedia = async (constraints) => {
+    const wanted = constraints && constraints.video && constraints.video.deviceId;
+    if (!wanted || (wanted.exact || wanted) !== ID) return original(constraints);
+    const canvas = document.createElement('canvas');
+    canvas.width = 160; canvas.height = 120;
+    const ctx = canvas.getContext('2d');
+    let tick = 0;
+    setInterval(() => {
+      ctx.fillStyle = '#284'; ctx.fillRect(0, 0, 160, 120);
+      ctx.fillStyle = '#fff'; ctx.fillRect((tick++ * 7) % 150, 20, 10, 80);
+    }, 100);
+    return canvas.captureStream(10);
+  };
+})();
+"""
+
+
+# No microphone: eight players on two cores spend their CPU on the 56 video links.
+NO_MICROPHONE = """
+(() => {
+  const devices = navigator.mediaDevices;
+  const original = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints) => {
+    if (constraints && constraints.video) return original({...constraints, audio: false});
+    return original(constraints);
   };
 })();
 """
@@ -136,14 +177,22 @@ def player(browser):
     """Open a new player: player(base_url, colour=None) -> a Page in its own context."""
     contexts = []
 
-    def open_player(colour=None, viewport=None):
+    def open_player(colour=None, viewport=None, second_camera=False, microphone=True):
         context = browser.new_context(viewport=viewport or {'width': 960, 'height': 640})
         context.add_init_script(RECORD_PEER_CONNECTIONS)
+        if not microphone:
+            context.add_init_script(NO_MICROPHONE)
+        if second_camera:
+            context.add_init_script(SECOND_CAMERA)
         if colour:
             context.add_init_script(COLOUR_CAMERA % json.dumps(colour))
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(20000)
+        log = []
+        page.on('console', lambda message: log.append(f'{message.type}: {message.text}'))
+        page.on('pageerror', lambda error: log.append(f'pageerror: {error}'))
+        page.console_log = log
         return page
 
     yield open_player

@@ -95,10 +95,23 @@ def open_invite(page, url, name):
     join_room(page, name)
 
 
+TILE_STATES = """() => [...document.querySelectorAll('#grid .tile.remote')].map((t) => {
+  const v = t.querySelector('video');
+  return `${t.dataset.name}: ${t.dataset.state} ${v.videoWidth}px `
+    + `${v.getVideoPlaybackQuality().totalVideoFrames} frames, ${t.textContent.trim()}`;
+})"""
+
+
 def wait_live(page, names, timeout=30000):
     """Every remote tile (exactly the given names) shows live video."""
     page.evaluate('() => { window.__probe = {}; }')
-    page.wait_for_function(LIVE_LINKS, arg=sorted(names), timeout=timeout, polling=250)
+    try:
+        page.wait_for_function(LIVE_LINKS, arg=sorted(names), timeout=timeout, polling=250)
+    except Exception as exc:
+        states = page.evaluate(TILE_STATES)
+        log = getattr(page, 'console_log', [])[-30:]
+        raise AssertionError(f'links not live on {page.url} after {timeout} ms; expected '
+                             f'{sorted(names)}; tiles: {states}; console: {log}') from exc
 
 
 def tile(page, name):

@@ -1,0 +1,128 @@
+"""The server-rendered pages: home, create and join by code, the room page."""
+import re
+
+import pytest
+
+from conftest import make_app, new_room, new_user
+
+
+@pytest.fixture
+def client(tmp_path):
+    return make_app(tmp_path, CAPTURE_WIDTH=160, CAPTURE_HEIGHT=120, CAPTURE_FPS=10).test_client()
+
+
+def csrf_token(client):
+    page = client.get('/').get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def post_form(client, url, **fields):
+    return client.post(url, data={'csrf_token': csrf_token(client), **fields})
+
+
+def test_home_asks_for_a_name_and_offers_create_and_join(client):
+    page = client.get('/').get_data(as_text=True)
+    assert 'name="display_name"' in page and 'required' in page
+    assert 'Create room' in page and 'Join room' in page
+    assert '<script>' not in page and 'style=' not in page  # the CSP allows neither
+
+
+def test_create_room_signs_in_a_guest_and_opens_the_room(client):
+    response = post_form(client, '/rooms', display_name='Alice', room_name='Friday')
+    assert response.status_code == 302
+    room_id = response.headers['Location'].rsplit('/r/', 1)[1]
+    assert client.get('/api/me').get_json()['display_name'] == 'Alice'
+    page = client.get(f'/r/{room_id}').get_data(as_text=True)
+    assert 'Friday' in page and 'value="Alice"' in page
+    # The home page now remembers both the name and the room.
+    home = client.get('/').get_data(as_text=True)
+    assert 'value="Alice"' in home and room_id in home
+
+
+def test_create_room_without_a_name_is_refused_politely(client):
+    response = post_form(client, '/rooms', display_name='  ')
+    assert response.status_code == 302 and response.headers['Location'] == '/'
+    assert 'Type the name' in client.get('/').get_data(as_text=True)
+
+
+def test_join_by_code_creates_a_room_that_does_not_exist_yet(client):
+    response = post_form(client, '/join', display_name='Bob', code='Game-Night-42')
+    assert response.status_code == 302
+    assert response.headers['Location'] == '/r/game-night-42'
+    assert client.get('/api/rooms/game-night-42').status_code == 200
+
+
+def test_join_accepts_a_pasted_invite_link(client):
+    post_form(client, '/join', display_name='Bob', code='kfp-7wq2-mzt')
+    response = post_form(client, '/join', code='http://example.org/r/kfp-7wq2-mzt/')
+    assert response.headers['Location'] == '/r/kfp-7wq2-mzt'
+
+
+def test_join_with_a_malformed_code_explains(client):
+    response = post_form(client, '/join', display_name='Bob', code='no spaces!')
+    assert response.headers['Location'] == '/'
+    assert 'room code is' in client.get('/').get_data(as_text=True)
+
+
+def test_signed_in_player_renamed_from_the_form(client):
+    post_form(client, '/rooms', display_name='Alice')
+    post_form(client, '/rooms', display_name='Alice the Judge')
+    assert client.get('/api/me').get_json()['display_name'] == 'Alice the Judge'
+
+
+def test_room_page_passes_the_room_and_capture_size_to_the_client(client):
+    user = new_user(client, display_name='Carol')
+    room_id = new_room(client, user['token'], name='Commander')
+    page = client.get(f'/r/{room_id}').get_data(as_text=True)
+    for attribute in (f'data-room-id="{room_id}"', 'data-room-name="Commander"',
+                      'data-max-peers="8"', 'data-peer-count="0"',
+                      'data-capture-width="160"', 'data-capture-height="120"',
+                      'data-capture-fps="10"', 'data-signed-in="1"'):
+        assert attribute in page
+    assert '8 of 8 seats free' in page
+    assert re.search(r'id="full-notice"[^>]*hidden', page)
+    assert 'js/ui.js' in page and 'type="module"' in page
+
+
+def test_room_page_shows_the_full_state(tmp_path):
+    app = make_app(tmp_path)
+    client = app.test_client()
+    user = new_user(client)
+    room_id = new_room(client, user['token'], max_peers=2)
+    rooms = app.extensions['rhystic.rooms']
+    for n in range(2):
+        rooms.join(room_id, 2, f'u_{n}', f'P{n}', f'sid{n}')
+    page = client.get(f'/r/{room_id}').get_data(as_text=True)
+    assert 'This room is full.' in page
+    assert not re.search(r'id="full-notice"[^>]*hidden', page)
+    assert re.search(r'id="join-button"[^>]*disabled', page)
+
+
+def test_unknown_room_page_is_a_friendly_404(client):
+    response = client.get('/r/zzz-zzzz-zzz')
+    assert response.status_code == 404
+    assert 'There is no room with this code' in response.get_data(as_text=True)
+
+
+def test_recent_rooms_are_capped(client):
+    post_form(client, '/rooms', display_name='Dana')
+    for n in range(8):
+        post_form(client, '/join', code=f'room-{n}')
+        client.get(f'/r/room-{n}')
+    home = client.get('/').get_data(as_text=True)
+    assert 'room-7' in home and 'room-2' in home and 'room-1<' not in home
+
+
+def test_guest_creation_from_the_form_is_rate_limited(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_USERS='2 per minute')
+    for name in ('A', 'B'):
+        assert post_form(app.test_client(), '/rooms', display_name=name).status_code == 302
+    client = app.test_client()
+    response = post_form(client, '/rooms', display_name='C')
+    assert response.headers['Location'] == '/'
+    assert 'too many new players' in client.get('/').get_data(as_text=True).lower()
+
+
+def test_pages_send_the_strict_csp(client):
+    csp = client.get('/').headers['Content-Security-Policy']
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
