@@ -419,7 +419,9 @@ class Link {
       clearTimeout(this.restartTimer);
       this.restarts = 0;
       this._setState({ status: 'connected', reason: null });
+      // The selected pair may lag the state change by a moment: look twice for the route.
       this.collectStats();
+      setTimeout(() => this.collectStats(), 500);
     } else if (ice === 'disconnected') {
       this._setState({ status: 'reconnecting' });
       clearTimeout(this.restartTimer);

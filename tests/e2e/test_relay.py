@@ -37,3 +37,4 @@ def test_bad_turn_credentials_say_why_instead_of_a_black_tile(start_server, play
         text = message.inner_text()
         assert text.startswith(f"Can't reach {other}: no direct route and no relay available"), text
         assert message.is_visible()
+        assert "relay server refused our credentials" in text, text
