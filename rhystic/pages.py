@@ -32,6 +32,7 @@ def create_room():
 
 
 @bp.post('/join')
+@limiter.limit(_limit('RATELIMIT_ROOMS'))  # a new code creates a room: the same budget
 def join_by_code():
     """"Join room" by code. A code nobody has used yet becomes a room, as promised."""
     code = _code_from(request.form.get('code', ''))
