@@ -41,9 +41,21 @@ function connectPeer(url, roomId, token, onSignal) {
       auth: { token }, timeout: 60000,
     });
     const peer = { socket, peerId: null };
-    socket.on('welcome', (w) => { peer.peerId = w.peer_id; resolve({ peer, welcome: w }); });
+    // A server that never answers the namespace connect must not hang the benchmark.
+    const timer = setTimeout(() => {
+      peer.closing = true;
+      socket.close();
+      reject(new Error(`no welcome in ${roomId} within 30 s`));
+    }, 30000);
+    socket.on('welcome', (w) => {
+      clearTimeout(timer);
+      peer.peerId = w.peer_id;
+      resolve({ peer, welcome: w });
+    });
     socket.on('signal', (msg) => onSignal(peer, msg));
     socket.on('connect_error', (err) => {
+      clearTimeout(timer);
+      peer.closing = true;
       socket.close();
       reject(new Error(`connect_error ${err.message} ${JSON.stringify(err.data || '')}`));
     });

@@ -18,11 +18,13 @@ processes (bench/loadgen.js):
 It prints one table and, with --json, writes every figure and the machine's details.
 """
 import argparse
+import http.cookiejar
 import json
 import os
 import platform
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -176,12 +178,17 @@ class Rhystic:
         if workers > 1:
             self.env.update({'REDIS_URL': 'redis://127.0.0.1:6379/0',
                              'RHYSTIC_REDIS_PREFIX': f'rhystic-bench-{run}:',
-                             'RHYSTIC_SOCKETIO_CHANNEL': f'rhystic-bench-{run}'})
+                             'RHYSTIC_SOCKETIO_CHANNEL': f'rhystic-bench-{run}',
+                             # redis-py's pool holds 100 connections and then raises;
+                             # hundreds of joins at once need more (bench/README.md).
+                             'RHYSTIC_RATELIMIT_STORAGE_OPTIONS': '{"max_connections": 5000}'})
         self.server = Server(self.env, workers=workers,
                              log_path=os.path.join(self.dir, 'server.log'),
                              extra_args=['--worker-connections', '20000'])
         self.url = self.server.url
         self.http = requests.Session()
+        # Bearer tokens only: a session cookie would make every POST need a CSRF token.
+        self.http.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
     def start(self):
         migrate(self.env)
@@ -351,7 +358,8 @@ def passes(run, args):
 
 
 def bench_server(target, args, log_dir, say):
-    result = {'server': target.name, 'label': target.label}
+    result = {'server': target.name, 'label': target.label,
+              'loadavg_before': os.getloadavg()}
     rooms = target.rooms(args.storm_rooms + max(args.hold_rooms, args.rooms))
     storm_rooms, held_rooms = rooms[:args.storm_rooms], rooms[args.storm_rooms:]
     meter = Meter(target)
@@ -501,8 +509,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _stop_on_sigterm(signum, frame):
+    raise SystemExit(143)  # unwind, so that every server and load generator is stopped
+
+
 def main(argv=None):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if not os.path.isdir(os.path.join(BENCH, 'node_modules', 'socket.io')):
         sys.exit('bench/node_modules is missing: run `npm ci` in bench/ (see bench/README.md)')
     log_dir = tempfile.mkdtemp(prefix='rhystic-bench-')

@@ -1,0 +1,53 @@
+"""The benchmarks, at toy sizes, so they can't rot: nothing lost, no error printed.
+
+Times are never asserted here: CI machines are shared and slow. bench/README.md has
+the real runs.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_bench(module, args, tmp_path, timeout):
+    out = tmp_path / 'result.json'
+    proc = subprocess.run([sys.executable, '-m', module, '--json', str(out), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    printed = proc.stdout + proc.stderr
+    assert proc.returncode == 0, printed[-4000:]
+    assert 'Traceback' not in printed and 'errors:' not in proc.stdout, printed[-4000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+@pytest.mark.slow
+def test_signaling_bench_smoke(tmp_path):
+    result, table = run_bench('bench.signaling', [
+        '--servers', 'node,rhystic-1w,rhystic-2w', '--storm-rooms', '3',
+        '--hold-rooms', '3', '--hold-rate', '100', '--rooms', '2', '--rates', '100',
+        '--seconds', '1', '--search-rates', '200', '--search-seconds', '1', '--procs', '2',
+    ], tmp_path, timeout=400)
+    assert result['errors'] == []
+    assert [r['server'] for r in result['results']] == ['node', 'rhystic-1w', 'rhystic-2w']
+    for server in result['results']:
+        assert server['storm']['completed'] == 3 and server['storm']['errors'] == 0
+        assert server['hold']['peers'] == 24 and server['hold']['failed'] == 0
+        assert server['relay_sockets']['peers'] == 16
+        for run in [server['hold']['relay'], *server['relay'], *server['search']]:
+            assert run['sent'] > 0
+            assert run['lost'] == 0 and run['received'] == run['sent'], run
+            assert run['ack_errors'] == 0 and run['acked'] == run['sent'], run
+    assert 'rhystic-1w / node CPU per signal' in table
+    assert result['machine']['nproc'] and result['machine']['python-socketio']
+
+
+@pytest.mark.browser
+def test_browser_bench_smoke(tmp_path):
+    result, table = run_bench('bench.browser', ['--players', '2', '--mesh-players', '3'],
+                              tmp_path, timeout=300)
+    assert result['errors'] == []
+    assert result['first_frame']['ok'] and result['mesh']['links_live'] == 6
+    assert 'first remote frame' in table
