@@ -1,0 +1,185 @@
+"""The browser benchmark: Join to first remote frame, and a full mesh coming up.
+
+    python -m bench.browser [--json FILE] [--trials 3] [--players 2] [--mesh-players 8]
+
+Headless Chromium (/usr/bin/chromium, or RHYSTIC_CHROMIUM) with fake camera and
+microphone, one browser context per player, against Rhystic under gunicorn gevent
+(1 worker). Capture is 160x120 at 10 fps, as in the end-to-end tests, so that eight
+players fit on two cores. Host candidates on loopback: no TURN.
+
+1. first remote frame: one player waits in the call; another clicks Join; the time
+   from the click to the first decoded frame of the other's video, in the joiner's
+   page (both on the page's own clock), over --trials fresh rooms;
+2. full mesh: --mesh-players click Join at the same instant; the time until every
+   page shows every other player's video live (n x (n-1) links).
+"""
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+from servers import Server, migrate  # noqa: E402
+
+from e2e.helpers import create_room, join_together, wait_all_live  # noqa: E402
+
+CHROMIUM = os.environ.get('RHYSTIC_CHROMIUM', '/usr/bin/chromium')
+CHROMIUM_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+                 '--allow-loopback-in-peer-connection', '--no-sandbox', '--disable-gpu',
+                 '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+                 '--disable-backgrounding-occluded-windows']
+NAMES = ['Alice', 'Bob', 'Carol', 'Dave', 'Erin', 'Frank', 'Grace', 'Heidi']
+PREVIEW_READY = "() => document.getElementById('preview').srcObject"
+
+# In the joiner's page: click Join and note the moment the first remote video has a
+# decoded frame (Date.now() for both ends of the interval).
+CLICK_AND_WATCH = """() => {
+  window.__firstFrameAt = null;
+  window.__clickedAt = Date.now();
+  const timer = setInterval(() => {
+    for (const video of document.querySelectorAll('#grid .tile.remote video')) {
+      if (video.videoWidth && video.getVideoPlaybackQuality().totalVideoFrames > 0) {
+        window.__firstFrameAt = Date.now();
+        clearInterval(timer);
+        return;
+      }
+    }
+  }, 5);
+  document.getElementById('join-button').click();
+}"""
+
+
+def start_server(tmp):
+    env = {
+        'RHYSTIC_SECRET_KEY': secrets.token_hex(32), 'DATABASE_URL': f'sqlite:///{tmp}/b.db',
+        'REDIS_URL': '', 'RHYSTIC_CAPTURE_WIDTH': '160', 'RHYSTIC_CAPTURE_HEIGHT': '120',
+        'RHYSTIC_CAPTURE_FPS': '10', 'RHYSTIC_LOG_LEVEL': 'WARNING',
+        'RHYSTIC_RATELIMIT_USERS': '100000 per minute',
+        'RHYSTIC_RATELIMIT_ROOMS': '100000 per minute',
+        'RHYSTIC_RATELIMIT_JOIN_FAILURES': '100000 per minute',
+    }
+    migrate(env)
+    return Server(env, log_path=os.path.join(tmp, 'server.log')).start()
+
+
+def first_frame(browser, url, players, trials, say):
+    times = []
+    for trial in range(trials):
+        contexts = [browser.new_context(viewport={'width': 960, 'height': 640})
+                    for _ in range(players)]
+        try:
+            pages = [c.new_page() for c in contexts]
+            invite = create_room(pages[0], url, NAMES[0])  # the host waits in the call
+            for name, page in zip(NAMES[1:players - 1], pages[1:-1]):
+                page.goto(invite)
+                page.fill('#name-input', name)
+                page.click('#join-button')
+                page.wait_for_selector('#room-app[data-view="call"]')
+            joiner = pages[-1]
+            joiner.goto(invite)
+            joiner.fill('#name-input', NAMES[players - 1])
+            joiner.wait_for_function(PREVIEW_READY)
+            joiner.evaluate(CLICK_AND_WATCH)
+            joiner.wait_for_function('() => window.__firstFrameAt', timeout=30000, polling=50)
+            ms = joiner.evaluate('() => window.__firstFrameAt - window.__clickedAt')
+            times.append(ms)
+            say(f'first remote frame, trial {trial + 1}: {ms} ms')
+        finally:
+            for c in contexts:
+                c.close()
+    return {'players': players, 'trials_ms': times, 'median_ms': statistics.median(times),
+            'max_ms': max(times), 'ok': len(times) == trials}
+
+
+def mesh(browser, url, players, say):
+    contexts = [browser.new_context(viewport={'width': 960, 'height': 640})
+                for _ in range(players)]
+    try:
+        pages = {name: c.new_page() for name, c in zip(NAMES, contexts)}
+        names = list(pages)
+        invite = create_room(pages[names[0]], url, names[0], join=False)
+        for name in names[1:]:
+            pages[name].goto(invite)
+            pages[name].fill('#name-input', name)
+        for page in pages.values():
+            page.wait_for_function(PREVIEW_READY)
+        clicked_at = join_together(list(pages.values()))
+        all_live_at = wait_all_live(pages, names, timeout=60000)
+        ms = all_live_at - clicked_at
+        say(f'{players} players: all {players * (players - 1)} links live after {ms} ms')
+        return {'players': players, 'links_live': players * (players - 1), 'all_live_ms': ms}
+    finally:
+        for c in contexts:
+            c.close()
+
+
+def _stop_on_sigterm(signum, frame):
+    raise SystemExit(143)  # unwind, so that the server and the browser are stopped
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog='python -m bench.browser', description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--players', type=int, default=2, help='players for the first frame')
+    p.add_argument('--trials', type=int, default=3)
+    p.add_argument('--mesh-players', type=int, default=8)
+    p.add_argument('--json', metavar='FILE')
+    args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    from playwright.sync_api import sync_playwright
+
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    tmp = tempfile.mkdtemp(prefix='rhystic-bench-browser-')
+    server = start_server(tmp)
+    result = {'machine': {'nproc': os.cpu_count(), 'python': platform.python_version(),
+                          'cpu': next((line.split(':', 1)[1].strip()
+                                       for line in open('/proc/cpuinfo')
+                                       if line.startswith('model name')), None)},
+              'errors': []}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            result['machine']['chromium'] = browser.version
+            try:
+                result['first_frame'] = first_frame(browser, server.url, args.players,
+                                                    args.trials, say)
+                result['mesh'] = mesh(browser, server.url, args.mesh_players, say)
+            finally:
+                browser.close()
+    except Exception as exc:  # reported, and the exit status says so
+        result['errors'].append(f'{type(exc).__name__}: {exc}'[:2000])
+    finally:
+        server.stop()
+        result['errors'] += [line for line in server.log().splitlines()
+                             if 'Traceback' in line or '[ERROR]' in line][:5]
+        shutil.rmtree(tmp, ignore_errors=True)
+    first, full = result.get('first_frame'), result.get('mesh')
+    rows = []
+    if first:
+        rows.append((f'Join -> first remote frame ({first["players"]} players)',
+                     f'median {first["median_ms"]} ms, max {first["max_ms"]} ms '
+                     f'over {len(first["trials_ms"])} trials'))
+    if full:
+        rows.append((f'{full["players"]} players: all {full["links_live"]} links live',
+                     f'{full["all_live_ms"]} ms'))
+    width = max((len(r[0]) for r in rows), default=0)
+    print('\n'.join(f'{a.ljust(width)}  {b}' for a, b in rows))
+    if result['errors']:
+        print('\nerrors:\n' + '\n'.join(result['errors']))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({**result, 'args': vars(args),
+                       'when': time.strftime('%Y-%m-%dT%H:%M:%S%z')}, f, indent=1)
+    return 1 if result['errors'] else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
