@@ -150,6 +150,9 @@ async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
     rooms: state.length, completed: state.filter((s) => s.at !== null).length,
     completions_ms: state.filter((s) => s.at !== null).map((s) => s.at),
     errors, ms: performance.now() - start,
+    // Rooms that timed out: how far they got, to tell a lost signal from a slow one.
+    incomplete: state.filter((s) => s.at === null).map((s) => ({
+      room: s.room.id, joined: s.sockets.length, pairs_done: s.done.size })),
   };
   await inBatches(state.flatMap((s) => s.sockets), 200, leaveAndClose);
   return result;

@@ -310,6 +310,7 @@ def storm(gens, url, rooms, args):
     times = sorted(t for r in replies for t in r['completions_ms'])
     return {'rooms': len(rooms), 'completed': len(times),
             'errors': sum(r['errors'] for r in replies),
+            'incomplete': [x for r in replies for x in r['incomplete']],
             'all_done_ms': times[-1] if len(times) == len(rooms) else None,
             'p50_ms': percentile(times, 50), 'p99_ms': percentile(times, 99)}
 

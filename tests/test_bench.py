@@ -33,7 +33,8 @@ def test_signaling_bench_smoke(tmp_path):
     assert result['errors'] == []
     assert [r['server'] for r in result['results']] == ['node', 'rhystic-1w', 'rhystic-2w']
     for server in result['results']:
-        assert server['storm']['completed'] == 3 and server['storm']['errors'] == 0
+        assert server['storm']['completed'] == 3 and server['storm']['errors'] == 0, (
+            server['server'], server['storm'])
         assert server['hold']['peers'] == 24 and server['hold']['failed'] == 0
         assert server['relay_sockets']['peers'] == 16
         for run in [server['hold']['relay'], *server['relay'], *server['search']]:
