@@ -170,6 +170,10 @@ function leaveAndClose(peer) {
 // Steady relay across every held room: `rate` signals a second for `seconds`.
 async function runRelay({ rate, seconds, sdpShare, sdpBytes, drainMs }) {
   const rooms = held.filter((r) => r.peers.length >= 2);
+  if (!rooms.length) { // more load-generator processes than rooms: this one idles
+    return { sent: 0, received: 0, acked: 0, ack_errors: 0, lost: 0, unexpected: 0,
+      send_ms: seconds * 1000, loadgen_cpu_ms: 0, latencies: [] };
+  }
   relay = { sentAt: new Map(), latencies: [], unexpected: 0 };
   let sent = 0, acked = 0, ackErrors = 0, seq = 1;
   const onAck = (ack) => {
