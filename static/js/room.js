@@ -119,11 +119,9 @@ export class RoomClient extends Emitter {
     // After a resume, peers missing from the list may simply not be back yet (a
     // server restart): their tiles stay, and the media link tells us if they are gone.
     for (const peer of welcome.peers) this._upsert(peer);
-    for (const peer of welcome.peers) {
-      if (!this.webrtc.hasWorkingLink(peer.peer_id)) {
-        this.webrtc.connect(peer.peer_id, { offer: true });
-      }
-    }
+    // Offer to each of them; a working link is kept, and one still waiting for an
+    // offer sends its own (webrtc.connect).
+    for (const peer of welcome.peers) this.webrtc.connect(peer.peer_id, { offer: true });
     this.webrtc.applyCaps();
     this.emit('welcome', welcome);
   }

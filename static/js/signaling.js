@@ -61,6 +61,9 @@ export class SignalingClient extends Emitter {
     /** @type {Media} */
     this.media = { audio: true, video: true };
     this._serverDisconnects = 0;
+    this._welcomed = false;
+    /** @type {Array<[string, object]>} room events that came before this socket's welcome */
+    this._early = [];
   }
 
   /**
@@ -73,6 +76,8 @@ export class SignalingClient extends Emitter {
   connect(roomId, { displayName, media } = {}) {
     if (this.socket) throw new Error('already connected: call leave() first');
     this.roomId = roomId;
+    this._welcomed = false;
+    this._early = [];
     this._displayName = displayName || null;
     if (media) this.media = { ...media };
     const socket = io(`${this.url}/room/${roomId}`, {
@@ -95,6 +100,10 @@ export class SignalingClient extends Emitter {
         this._setState('connected');
         if (!settled) { settled = true; resolve(welcome); }
         this.emit('welcome', welcome);
+        this._welcomed = true;
+        const early = this._early;
+        this._early = [];
+        for (const [event, payload] of early) this._deliver(event, payload);
       });
       socket.on('connect_error', (err) => {
         if (socket.active) {
@@ -114,10 +123,18 @@ export class SignalingClient extends Emitter {
 
   /** @param {import('../vendor/socket.io.esm.min.js').Socket} socket */
   _listen(socket) {
+    // A server that seats several newcomers at once can tell us of a peer (or relay its
+    // offer) before our own welcome: hold those back until the welcome, so that the
+    // room is always read in the order welcome, then changes.
     for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal']) {
-      socket.on(event, (payload) => this.emit(event, payload));
+      socket.on(event, (payload) => {
+        if (this._welcomed) this._deliver(event, payload);
+        else this._early.push([event, payload]);
+      });
     }
     socket.on('disconnect', (reason) => {
+      this._welcomed = false;  // a reconnect starts with a welcome of its own
+      this._early = [];
       if (!this.socket) return;
       this._setState('reconnecting');
       if (reason === 'io server disconnect') {
@@ -134,6 +151,11 @@ export class SignalingClient extends Emitter {
         setTimeout(() => this.socket?.connect(), 500 * this._serverDisconnects);
       }
     });
+  }
+
+  /** @param {string} event @param {object} payload a room event, in order */
+  _deliver(event, payload) {
+    this.emit(event, payload);
   }
 
   /** @returns {object} the Socket.IO auth for the next (re)connect */

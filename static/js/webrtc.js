@@ -96,7 +96,12 @@ export class WebRTCClient extends Emitter {
    */
   connect(peerId, { offer = false } = {}) {
     const existing = this.links.get(peerId);
-    if (existing && existing.working()) return existing;
+    if (existing && existing.working()) {
+      // A link still waiting for an offer, for a peer our welcome says we must offer
+      // to: that offer may never come (the peer got no word of us), so make it.
+      if (offer) existing.offer();
+      return existing;
+    }
     existing?.close();
     const link = new Link(this, peerId, offer);
     this.links.set(peerId, link);
@@ -227,8 +232,6 @@ class Link {
   constructor(client, peerId, initiator) {
     this.client = client;
     this.peerId = peerId;
-    // Of two peers, the smaller peer_id is polite (docs/protocol.md section 9).
-    this.polite = client.selfId !== null && client.selfId < peerId;
     this.mayOffer = initiator;
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -252,8 +255,23 @@ class Link {
     if (initiator) this._addLocalMedia();
   }
 
+  /** Of two peers, the smaller peer_id is polite (docs/protocol.md section 9). Read
+   * when needed: a link made before our welcome did not know our id yet. */
+  get polite() {
+    return this.client.selfId !== null && this.client.selfId < this.peerId;
+  }
+
   working() {
     return !this.closed && !['failed', 'closed'].includes(this.pc.connectionState);
+  }
+
+  /** Become the offering side, unless negotiation has begun either way. */
+  offer() {
+    if (this.mayOffer || this.closed || this.pc.localDescription || this.pc.remoteDescription) {
+      return;
+    }
+    this.mayOffer = true;
+    this._addLocalMedia();  // fires negotiationneeded, which sends the offer
   }
 
   _wire() {
@@ -286,14 +304,19 @@ class Link {
     };
   }
 
-  /** The newcomer's side: one sendrecv transceiver per kind, even without a track. */
+  /**
+   * The offering side: one sendrecv transceiver per kind, even without a track.
+   * Tracks go in with addTrack, not addTransceiver: if the other side offers at the
+   * same moment and we roll ours back (the polite peer), its offer then reuses these
+   * transceivers, instead of leaving them behind for a second round that would add
+   * duplicate m-lines.
+   */
   _addLocalMedia() {
     const stream = this.client.localStream;
     for (const kind of KINDS) {
       const track = stream?.getTracks().find((t) => t.kind === kind) ?? null;
-      this.pc.addTransceiver(track ?? kind, {
-        direction: 'sendrecv', streams: stream ? [stream] : [],
-      });
+      if (track) this.pc.addTrack(track, stream);
+      else this.pc.addTransceiver(kind, { direction: 'sendrecv' });
     }
     this._openChannel();
   }
