@@ -32,6 +32,8 @@ export class RoomClient extends Emitter {
     this.self = null;
     /** @type {?Welcome['room']} */
     this.room = null;
+    /** We created this room, so we may remove players from it. */
+    this.owner = false;
     /** @type {?MediaStream} */
     this.stream = null;
     this._ownStream = false;
@@ -87,6 +89,16 @@ export class RoomClient extends Emitter {
     await this.signaling.update({ media }).catch(() => {});
   }
 
+  /**
+   * Remove a player from the room (only the room's creator may). Their tile goes when
+   * the server's `peer-left` arrives, for us as for everyone else.
+   * @param {string} peerId
+   * @returns {Promise<void>}
+   */
+  kick(peerId) {
+    return this.signaling.kick(peerId);
+  }
+
   /** @returns {Peer[]} everyone else, in the order they joined */
   peerList() {
     return [...this.peers.values()];
@@ -109,6 +121,7 @@ export class RoomClient extends Emitter {
     this.webrtc.configure(welcome);  // closes every link if our seat is a new one
     this.self = welcome.self;
     this.room = welcome.room;
+    this.owner = welcome.owner === true;
     const listed = new Set(welcome.peers.map((peer) => peer.peer_id));
     if (seatLost) {
       // Our old seat ran out: the others were told we left. Start afresh.

@@ -12,8 +12,9 @@ import { Emitter } from './emitter.js';
  * @typedef {{
  *   peer_id: string, resume: string, resumed: boolean, self: Peer,
  *   room: {id: string, name: ?string, max_peers: number}, peers: Peer[],
- *   ice_servers: RTCIceServer[], ice_transport_policy: RTCIceTransportPolicy,
- *   ice_servers_ttl: ?number, grace_seconds: number
+ *   owner: boolean, ice_servers: RTCIceServer[],
+ *   ice_transport_policy: RTCIceTransportPolicy, ice_servers_ttl: ?number,
+ *   grace_seconds: number
  * }} Welcome
  * @typedef {{from: string, type: 'offer'|'answer'|'ice', sdp?: string,
  *            candidate?: ?RTCIceCandidateInit}} Signal
@@ -39,7 +40,8 @@ export class SignalingError extends Error {
 /**
  * Events: `welcome` (Welcome), `peer-joined` (Peer), `peer-updated` (partial Peer),
  * `peer-left` ({peer_id, reason}), `signal` (Signal), `state` (SignalingState),
- * `refused` (SignalingError, once the server will not have us back).
+ * `refused` (SignalingError, once the server will not have us back; code `kicked` when
+ * the room's creator removed us).
  */
 export class SignalingClient extends Emitter {
   /**
@@ -155,6 +157,16 @@ export class SignalingClient extends Emitter {
 
   /** @param {string} event @param {object} payload a room event, in order */
   _deliver(event, payload) {
+    if (event === 'peer-left' && payload?.reason === 'kicked'
+        && this.peerId && payload.peer_id === this.peerId) {
+      // The room's creator removed us. The server closes the socket next and would
+      // refuse a reconnect for a while, so don't try one.
+      const socket = this.socket;
+      this._teardown();
+      socket?.disconnect();
+      this.emit('refused', new SignalingError('kicked', 'You were removed from this room.'));
+      return;
+    }
     this.emit(event, payload);
   }
 
@@ -190,6 +202,16 @@ export class SignalingClient extends Emitter {
     if (changes.display_name) this._displayName = changes.display_name;
     return this._request('update', changes.media
       ? { ...changes, media: { ...this.media } } : changes);
+  }
+
+  /**
+   * Remove a player from the room (the room's creator only, see `welcome.owner`).
+   * Everyone, that player included, then receives `peer-left` with reason `kicked`.
+   * @param {string} peerId
+   * @returns {Promise<void>} rejects with a SignalingError (forbidden, unknown_peer, ...)
+   */
+  kick(peerId) {
+    return this._request('kick', { peer_id: peerId });
   }
 
   /**

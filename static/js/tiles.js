@@ -60,15 +60,18 @@ export class TileGrid {
   /**
    * @param {{grid: HTMLElement, stage: HTMLElement, template: HTMLTemplateElement,
    *          prefs: ViewPrefs, onSpotlight: (peerId: ?string) => void,
-   *          onSoundBlocked: () => void}} options
+   *          onSoundBlocked: () => void, onKick?: (peerId: string) => Promise<void>}} options
    */
-  constructor({ grid, stage, template, prefs, onSpotlight, onSoundBlocked }) {
+  constructor({ grid, stage, template, prefs, onSpotlight, onSoundBlocked, onKick }) {
     this.grid = grid;
     this.stage = stage;
     this.template = template;
     this.prefs = prefs;
     this.onSpotlight = onSpotlight;
     this.onSoundBlocked = onSoundBlocked;
+    this.onKick = onKick ?? (async () => {});
+    /** Whether we may remove players: the room's creator may. */
+    this.canKick = false;
     /** @type {Map<string, {el: HTMLElement, peer: Peer, link: ?LinkState}>} */
     this.tiles = new Map();
     this.spotlightId = null;
@@ -106,6 +109,16 @@ export class TileGrid {
     tile.peer = { ...tile.peer, ...peer };
     this._render(tile);
     return tile;
+  }
+
+  /** @param {boolean} canKick show "Remove from room" on the others' tiles */
+  setCanKick(canKick) {
+    this.canKick = canKick;
+    for (const tile of this.tiles.values()) {
+      const tool = tile.el.querySelector('.tool-kick');
+      if (tool) tool.hidden = !canKick;
+      if (!canKick) this._closeConfirm(tile.el);
+    }
   }
 
   /** @param {string} peerId */
@@ -194,15 +207,57 @@ export class TileGrid {
     el.querySelector('.tool-spotlight').addEventListener('click', toggle);
     const rotate = el.querySelector('.tool-rotate');
     const flip = el.querySelector('.tool-flip');
+    const kick = el.querySelector('.tool-kick');
     if (peer.self) {
       rotate.remove();
       flip.remove();
+      kick.remove();
+      el.querySelector('.tile-confirm').remove();
     } else {
+      kick.hidden = !this.canKick;
+      kick.addEventListener('click', () => this._askKick(peer.peer_id));
+      el.querySelector('.confirm-cancel').addEventListener('click', () => this._closeConfirm(el));
+      el.querySelector('.confirm-kick').addEventListener('click', () => this._kick(peer.peer_id));
       rotate.addEventListener('click', () => this._turn(peer.peer_id));
       flip.addEventListener('click', () => this._flip(peer.peer_id));
       this._applyView(el, this.prefs.view(playerKey(peer)));
     }
     return el;
+  }
+
+  /** The confirm step: removing someone is not undone by a stray click. */
+  _askKick(peerId) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const confirm = tile.el.querySelector('.tile-confirm');
+    confirm.querySelector('.confirm-text').textContent =
+      `Remove ${tile.peer.display_name ?? 'this player'} from the room? They can't come back `
+      + 'for 10 minutes.';
+    confirm.querySelector('.confirm-error').textContent = '';
+    confirm.hidden = false;
+    confirm.querySelector('.confirm-cancel').focus();
+  }
+
+  async _kick(peerId) {
+    const tile = this.tiles.get(peerId);
+    if (!tile) return;
+    const confirm = tile.el.querySelector('.tile-confirm');
+    const button = confirm.querySelector('.confirm-kick');
+    button.disabled = true;
+    try {
+      await this.onKick(peerId);  // the tile goes when the server's peer-left arrives
+    } catch (error) {
+      confirm.querySelector('.confirm-error').textContent =
+        `Could not remove them: ${error.message || error}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** @param {HTMLElement} el */
+  _closeConfirm(el) {
+    const confirm = el.querySelector('.tile-confirm');
+    if (confirm) confirm.hidden = true;
   }
 
   _turn(peerId) {

@@ -161,6 +161,7 @@ class RoomPage {
       prefs: new ViewPrefs(this.roomId),
       onSpotlight: (peerId) => webrtc.setSpotlight(peerId),
       onSoundBlocked: () => this.banner('Click anywhere to turn on the sound.', 'sound'),
+      onKick: (peerId) => room.kick(peerId),
     });
     webrtc.onTrack = (stream, peerId) => this.tiles.setStream(peerId, stream);
     webrtc.on('link-state', (peerId, state) => this.tiles.setLinkState(peerId, state));
@@ -170,6 +171,7 @@ class RoomPage {
         for (const [id, tile] of this.tiles.tiles) if (tile.peer.self) this.tiles.remove(id);
         this.tiles.addSelf(welcome.self, this.stream, isSelfieCamera(this.stream));
       }
+      this.tiles.setCanKick(room.owner);
       this.updateSeats();
     });
     room.on('peer-added', (peer) => {
@@ -194,7 +196,14 @@ class RoomPage {
       }
     });
     room.on('refused', (error) => {
-      if (this.room === room && this.root.dataset.view === 'call') this.showLeft(error.message);
+      if (this.room !== room || this.root.dataset.view !== 'call') return;
+      if (error.code === 'kicked') {
+        // Not a network problem: no reconnecting, and no Rejoin while the ban lasts.
+        this.showLeft('The room\'s creator removed you. You can join again in 10 minutes.',
+          'You were removed from this room', { rejoin: false });
+      } else {
+        this.showLeft(error.message);
+      }
     });
   }
 
@@ -272,8 +281,12 @@ class RoomPage {
     this.showLeft('The others can no longer see you.');
   }
 
-  /** @param {string} reason */
-  showLeft(reason) {
+  /**
+   * @param {string} reason
+   * @param {string} [title]
+   * @param {{rejoin?: boolean}} [options]
+   */
+  showLeft(reason, title = 'You left the table', { rejoin = true } = {}) {
     this.room?.leaveRoom();
     this.room = null;
     this.stream?.getTracks().forEach((track) => track.stop());
@@ -281,7 +294,9 @@ class RoomPage {
     this.root.dataset.view = 'left';
     $('call').hidden = true;
     $('left').hidden = false;
+    $('left-title').textContent = title;
     $('left-reason').textContent = reason;
+    $('rejoin-link').hidden = !rejoin;
   }
 
   /** @param {string} text @param {string} kind */
