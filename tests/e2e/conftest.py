@@ -40,6 +40,47 @@ RECORD_PEER_CONNECTIONS = """
 })();
 """
 
+# Diagnostics: a timeline of every peer connection (descriptions, states, tracks), to
+# print when a test fails. Session ids (the SDP o= line) pair a page's connection with
+# the other page's.
+TRACE_PEER_CONNECTIONS = """
+(() => {
+  const Original = window.RTCPeerConnection;
+  if (!Original || window.__pcTrace) return;
+  window.__pcTrace = [];
+  const sessionOf = (sdp) => ((sdp || '').match(/^o=\\S+ (\\d+)/m) || [])[1];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) {
+      super(...args);
+      const log = [];
+      window.__pcTrace.push(log);
+      const note = (text) => log.push(`${Date.now()} ${text}`);
+      this.__note = note;
+      for (const event of ['signalingstatechange', 'iceconnectionstatechange',
+                           'connectionstatechange', 'negotiationneeded']) {
+        this.addEventListener(event, () => note(`${event} ${this.signalingState}/`
+          + `${this.iceConnectionState}/${this.connectionState}`));
+      }
+      this.addEventListener('track', ({ track }) => note(`track ${track.kind}`));
+    }
+    async setLocalDescription(...args) {
+      try {
+        await super.setLocalDescription(...args);
+        this.__note(`SLD ${this.localDescription.type} ${sessionOf(this.localDescription.sdp)}`);
+      } catch (e) { this.__note(`SLD failed ${e}`); throw e; }
+    }
+    async setRemoteDescription(d) {
+      try {
+        await super.setRemoteDescription(d);
+        this.__note(`SRD ${d.type} ${sessionOf(d.sdp)}`);
+      } catch (e) { this.__note(`SRD ${d.type} failed ${e}`); throw e; }
+    }
+    restartIce() { this.__note('restartIce'); return super.restartIce(); }
+    close() { this.__note('close'); return super.close(); }
+  };
+})();
+"""
+
 # A canvas-drawn camera in one solid colour, with a small moving square so that the
 # picture changes over time.
 COLOUR_CAMERA = """
@@ -127,7 +168,7 @@ def server_env(tmp_dir, coturn_port, **extra):
         'RHYSTIC_RATELIMIT_ROOMS': '1000 per minute',
         'RHYSTIC_RATELIMIT_TURN': '1000 per minute',
         'RHYSTIC_RATELIMIT_JOIN_FAILURES': '1000 per minute',
-        'RHYSTIC_LOG_LEVEL': 'WARNING',
+        'RHYSTIC_LOG_LEVEL': os.environ.get('E2E_SERVER_LOG_LEVEL', 'WARNING'),
     }
     env.update(extra)
     return env
@@ -179,6 +220,7 @@ def player(browser):
 
     def open_player(colour=None, viewport=None, second_camera=False, microphone=True):
         context = browser.new_context(viewport=viewport or {'width': 960, 'height': 640})
+        context.add_init_script(TRACE_PEER_CONNECTIONS)
         context.add_init_script(RECORD_PEER_CONNECTIONS)
         if not microphone:
             context.add_init_script(NO_MICROPHONE)

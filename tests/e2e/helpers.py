@@ -3,6 +3,8 @@ import json
 import os
 import time
 
+from servers import ROOT
+
 # Tracks each remote tile between calls: a link is live when its <video> has a size,
 # its decoded frame count rises and its pixels change (window.__probe holds the baseline).
 LIVE_LINKS = """
@@ -80,13 +82,15 @@ def join_room(page, name=None):
     page.wait_for_selector('#room-app[data-view="call"]')
 
 
-def create_room(page, base_url, name):
-    """Home page: type a name, create a room, join it. Returns the invite link."""
+def create_room(page, base_url, name, join=True):
+    """Home page: type a name, create a room, join it (or stay in its lobby).
+    Returns the invite link."""
     page.goto(base_url + '/')
     page.fill('#display-name', name)
     page.click('#create-room')
     page.wait_for_url('**/r/**')
-    join_room(page)
+    if join:
+        join_room(page)
     return page.url
 
 
@@ -136,3 +140,74 @@ class Stopwatch:
 
     def elapsed(self):
         return time.monotonic() - self.start
+
+
+# Click Join on every page at one shared wall-clock moment: pages on one machine share
+# Date.now(), so the clicks land within a frame of each other.
+CLICK_JOIN_AT = """(at) => setTimeout(() => document.getElementById('join-button').click(),
+  Math.max(0, at - Date.now()))"""
+
+# Records in the page (Date.now()) the first moment every remote tile is live, polling
+# in the page itself so that checking eight pages one after another adds no delay.
+WATCH_LIVE = """([expected, interval]) => {
+  const live = %s;
+  window.__allLiveAt = null;
+  const timer = setInterval(() => {
+    if (live(expected)) { window.__allLiveAt = Date.now(); clearInterval(timer); }
+  }, interval);
+}""" % LIVE_LINKS.strip()
+
+# Every peer connection as the browser sees it, for the failure message.
+PEER_CONNECTIONS = """() => (window.__pcs || []).map((pc) =>
+  `${pc.signalingState}/${pc.iceConnectionState}/${pc.connectionState}`)"""
+
+
+def join_together(pages, delay_ms=800):
+    """Click Join on every lobby page at the same instant; returns that instant (ms)."""
+    at = max(page.evaluate('() => Date.now()') for page in pages) + delay_ms
+    for page in pages:
+        page.evaluate(CLICK_JOIN_AT, at)
+    return at
+
+
+def wait_all_live(pages, names, timeout=60000):
+    """Each page (name -> Page) sees every other name live; returns the latest moment
+    (Date.now() in the pages) at which a page had all its links live."""
+    for name, page in pages.items():
+        page.evaluate(WATCH_LIVE, [sorted(n for n in names if n != name), 200])
+    latest = 0
+    for name, page in pages.items():
+        try:
+            page.wait_for_function('() => window.__allLiveAt', timeout=timeout, polling=250)
+        except Exception as exc:
+            report = {n: {'tiles': p.evaluate(TILE_STATES), 'pcs': p.evaluate(PEER_CONNECTIONS),
+                          'trace': p.evaluate('() => window.__pcTrace'),
+                          'console': getattr(p, 'console_log', [])[-20:]}
+                      for n, p in pages.items()}
+            path = os.path.join(ROOT, 'test-artifacts', 'links-not-live.json')
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, 'w') as f:
+                json.dump(report, f, indent=1)
+            tiles = {n: r['tiles'] for n, r in report.items()}
+            raise AssertionError(f'{name} not fully live after {timeout} ms (timelines in '
+                                 f'{path}): {json.dumps(tiles, indent=1)}') from exc
+        latest = max(latest, page.evaluate('() => window.__allLiveAt'))
+    return latest
+
+
+# What negotiation cost, per page: offers made, ICE restarts, failed descriptions, and
+# when (seconds after `since`, a Date.now()) the last peer connection was connected.
+NEGOTIATION_SUMMARY = """(since) => {
+  const traces = window.__pcTrace || [];
+  const lines = traces.flat();
+  const count = (re) => lines.filter((l) => re.test(l)).length;
+  const connected = traces.map((log) => log.find((l) => /connectionstatechange .*\\/connected$/.test(l)))
+    .filter(Boolean).map((l) => Number(l.split(' ')[0]));
+  return {pcs: traces.length, offers: count(/ SLD offer /), restarts: count(/ restartIce$/),
+          failed: count(/ failed /),
+          all_connected_s: connected.length ? (Math.max(...connected) - since) / 1000 : null};
+}"""
+
+
+def negotiation_summary(pages, since):
+    return {name: page.evaluate(NEGOTIATION_SUMMARY, since) for name, page in pages.items()}
