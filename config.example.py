@@ -28,6 +28,7 @@ SQLALCHEMY_DATABASE_URI = None
 # Example: 'redis://localhost:6379/0'
 REDIS_URL = None
 REDIS_PREFIX = 'rhystic:'      # prefix of the room-state keys in Redis
+REDIS_MAX_CONNECTIONS = 200    # Redis connections per worker and pool; beyond, callers wait
 MESSAGE_QUEUE = None           # Socket.IO message queue; None means REDIS_URL
 SOCKETIO_CHANNEL = 'rhystic'   # Socket.IO channel on that queue
 PORT = 8080                    # setup.sh and the Procfile bind here; PORT overrides it

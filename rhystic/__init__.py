@@ -19,6 +19,7 @@ def create_app(config=None):
         config_module.PROJECT_ROOT, 'migrations'))
     login_manager.init_app(app)
     csrf.init_app(app)
+    _limiter_pool(app.config)
     limiter.init_app(app)
     socketio.init_app(app, **socketio_options(app.config))
 
@@ -36,6 +37,16 @@ def create_app(config=None):
         hops = app.config['PROXY_FIX']
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
+
+
+def _limiter_pool(config):
+    # Flask-Limiter's Redis client would raise once its pool is exhausted; share the
+    # waiting kind of pool the signaling store uses.
+    uri = config['RATELIMIT_STORAGE_URI']
+    if uri.startswith(('redis://', 'rediss://')) and not config.get('RATELIMIT_STORAGE_OPTIONS'):
+        from .signaling import redis_client
+        config['RATELIMIT_STORAGE_OPTIONS'] = {
+            'connection_pool': redis_client(uri, config).connection_pool}
 
 
 def socketio_options(config):

@@ -17,6 +17,7 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI = None  # filled in from the instance folder when unset
     REDIS_URL = None
     REDIS_PREFIX = 'rhystic:'     # keys of the shared room state
+    REDIS_MAX_CONNECTIONS = 200   # per worker and per pool; beyond it, callers wait
     MESSAGE_QUEUE = None          # Socket.IO message queue; defaults to REDIS_URL
     SOCKETIO_CHANNEL = 'rhystic'
     PORT = 8080

@@ -378,3 +378,16 @@ def test_the_rooms_creator_can_kick_and_the_kicked_cannot_come_straight_back(sql
     resume = refusal(sqlite_app, room_id, token=tb, peer_id=b.peer_id,
                      resume=b.welcome['resume'])
     assert resume['message'] == 'unauthorized'
+
+
+def test_a_resume_from_a_second_socket_takes_over_and_signals_follow_it(sqlite_app, room):
+    room_id, _ = room
+    ta, tb = users(sqlite_app, 2)
+    a, b = Peer(sqlite_app, room_id, ta), Peer(sqlite_app, room_id, tb)
+    # The old socket never noticed it was dead (a laptop waking up on a new network).
+    b2 = Peer(sqlite_app, room_id, tb, peer_id=b.peer_id, resume=b.welcome['resume'])
+    assert b2.welcome['resumed'] and b2.peer_id == b.peer_id
+    wait_until(lambda: not b.connected, 5, message='the stale socket to be closed')
+    assert a.signal(b.peer_id, type='offer', sdp=SDP) == {'ok': True}
+    assert b2.next('signal')['from'] == a.peer_id
+    assert a.events('peer-left') == []

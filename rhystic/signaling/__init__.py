@@ -11,10 +11,18 @@ from .store import MemoryStore, RedisStore
 def make_store(config):
     if not config['REDIS_URL']:
         return MemoryStore()
+    return RedisStore(redis_client(config['REDIS_URL'], config, decode_responses=True),
+                      prefix=config['REDIS_PREFIX'])
+
+
+def redis_client(url, config, **options):
+    """A client whose pool makes a greenlet wait for a connection, rather than raise,
+    when thousands of sockets all want Redis at once (a join storm)."""
     import redis
-    client = redis.Redis.from_url(config['REDIS_URL'], decode_responses=True,
-                                  socket_timeout=5, health_check_interval=30)
-    return RedisStore(client, prefix=config['REDIS_PREFIX'])
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=config['REDIS_MAX_CONNECTIONS'], timeout=10, socket_timeout=5,
+        health_check_interval=30, **options)
+    return redis.Redis(connection_pool=pool)
 
 
 def init_app(app, socketio):

@@ -89,6 +89,7 @@ class Signaling:
         self.rooms = rooms
         self.config = app.config
         self.sessions = metrics.PeerSessions()
+        self.local = {}  # (room_id, peer_id) -> sid, for the seats held on this worker
         self.directory = RoomDirectory()
         self._sweeper = None
         self.running = True
@@ -120,6 +121,7 @@ class Signaling:
         joined, seat = admitted.joined, admitted.joined.seat
         self.sessions[sid] = Session(admitted.room_id, seat.peer_id, seat.user_id,
                                      self._bucket(), owner=admitted.is_owner)
+        self.local[(admitted.room_id, seat.peer_id)] = sid
         self.server.enter_room(sid, seat.peer_id, namespace=namespace)
         self.server.emit(protocol.WELCOME, self._welcome(admitted), to=sid, namespace=namespace)
         if joined.announce:
@@ -186,16 +188,24 @@ class Signaling:
             return self._throttled(namespace, sid, session)
         try:
             to, payload = protocol.parse_signal(args[0] if len(args) == 1 else None)
-            route = self.rooms.route(session.room_id, session.peer_id, to)
+            payload = {'from': session.peer_id, **payload}  # stamped here, never by the client
+            self._relay(session, namespace, to, payload)
         except ProtocolError as exc:
             return exc.ack()
-        payload = {'from': session.peer_id, **payload}  # stamped here, never by the client
-        if route == 'deliver':
+        _SIGNALS_BY_TYPE[payload['type']].inc()
+        return OK
+
+    def _relay(self, session, namespace, to, payload):
+        # A peer whose socket is on this worker is reached directly: no store lookup and
+        # no trip through the message queue. Anyone else is found through the store.
+        local = self.local.get((session.room_id, to))
+        if local is not None and to != session.peer_id:
+            self.server.emit(protocol.SIGNAL, payload, to=local, namespace=namespace,
+                             ignore_queue=True)
+        elif self.rooms.route(session.room_id, session.peer_id, to) == 'deliver':
             self.server.emit(protocol.SIGNAL, payload, to=to, namespace=namespace)
         else:
             self.rooms.hold(session.room_id, to, protocol.SIGNAL, payload)
-        _SIGNALS_BY_TYPE[payload['type']].inc()
-        return OK
 
     def on_update(self, namespace, sid, *args):
         session = self.sessions.get(sid)
@@ -215,7 +225,7 @@ class Signaling:
     def on_leave(self, namespace, sid, *args):
         if not _empty_payload(args):
             return error_ack(protocol.INVALID_REQUEST, 'leave takes no payload, or {}')
-        session = self.sessions.pop(sid, None)
+        session = self._forget(sid)
         if session is None:
             return _not_joined()
         self.server.leave_room(sid, session.peer_id, namespace=namespace)
@@ -263,8 +273,16 @@ class Signaling:
         name = event if isinstance(event, str) else repr(event)
         return error_ack(protocol.UNKNOWN_EVENT, f'unknown event {name[:64]!r}')
 
-    def on_disconnect(self, namespace, sid, *args):
+    def _forget(self, sid):
         session = self.sessions.pop(sid, None)
+        if session is not None:
+            key = (session.room_id, session.peer_id)
+            if self.local.get(key) == sid:  # a resume may already have moved the seat
+                del self.local[key]
+        return session
+
+    def on_disconnect(self, namespace, sid, *args):
+        session = self._forget(sid)
         if session is not None and self.rooms.disconnect(session.room_id, session.peer_id, sid):
             log.info('peer away', extra={'event': 'peer_away', 'room': session.room_id,
                                          'peer': session.peer_id})
