@@ -18,6 +18,8 @@ def create_app(config=None):
     migrate.init_app(app, db, directory=config_module.os.path.join(
         config_module.PROJECT_ROOT, 'migrations'))
     login_manager.init_app(app)
+    from .auth import CookieSessions
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     _limiter_pool(app.config)
     limiter.init_app(app)

@@ -5,7 +5,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from . import metrics, turn
-from .auth import caller_or_401, sign_in
+from .auth import caller_or_401, callers, sign_in
 from .errors import ApiError, ValidationError
 from .extensions import limiter
 from .models import Room, User
@@ -65,6 +65,7 @@ def update_me():
     user = caller_or_401()
     data = json_body({'display_name'}, required=('display_name',))
     user.rename(data['display_name'])
+    callers.forget(user.public_id)  # this worker at once; others within the cache's ttl
     return jsonify(user.to_dict())
 
 

@@ -188,8 +188,12 @@ class Room(db.Model):
     def get_or_create(cls, room_id, creator, default_max=MAX_PEERS_LIMIT):
         return cls.get(room_id) or cls.create(creator, room_id=room_id, default_max=default_max)
 
-    def touch(self):
-        self.last_active_at = utcnow()
+    def touch(self, unless_within=0):
+        """Mark the room as in use; a write is skipped if it was marked that recently."""
+        now = utcnow()
+        if unless_within and now - self.last_active_at < timedelta(seconds=unless_within):
+            return
+        self.last_active_at = now
         db.session.commit()
 
     @classmethod

@@ -5,7 +5,7 @@ from flask_login import current_user
 from limits import parse_many
 
 from .api import _limit
-from .auth import sign_in
+from .auth import callers, sign_in
 from .errors import ApiError
 from .extensions import limiter
 from .models import Room, User
@@ -79,6 +79,7 @@ def _ensure_player(display_name):
         if current_user.is_authenticated:
             if display_name and display_name.strip() != current_user.display_name:
                 current_user.rename(display_name)
+                callers.forget(current_user.public_id)
             return True
         if not display_name or not display_name.strip():
             flash('Type the name the others will see first.')

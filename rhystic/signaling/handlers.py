@@ -76,7 +76,7 @@ class RoomDirectory:
         room = Room.get(room_id)
         if room is None:
             return None
-        room.touch()
+        room.touch(unless_within=self.touch_every)
         info = (room.name, room.max_peers, room.owner_public_id())
         self._cache[room_id] = [now + self.ttl, info, now]
         return info
