@@ -109,6 +109,7 @@ export class SignalingClient extends Emitter {
       });
       socket.on('connect_error', (err) => {
         if (socket.active) {
+          console.info('rhystic: reconnect failed:', err.message);
           this._setState('reconnecting');  // the network; socket.io keeps trying
           return;
         }
@@ -135,6 +136,7 @@ export class SignalingClient extends Emitter {
       });
     }
     socket.on('disconnect', (reason) => {
+      console.info('rhystic: signaling lost:', reason);
       this._welcomed = false;  // a reconnect starts with a welcome of its own
       this._early = [];
       if (!this.socket) return;
