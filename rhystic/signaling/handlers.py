@@ -180,18 +180,29 @@ class Signaling:
 
     # -- events after connect (python-socketio level) ---------------------------------
 
-    def on_signal(self, namespace, sid, *args):
-        session = self.sessions.get(sid)
-        if session is None:
-            return _not_joined()
-        if not session.bucket.take():
-            return self._throttled(namespace, sid, session)
-        try:
-            to, payload = protocol.parse_signal(args[0] if len(args) == 1 else None)
-            payload = {'from': session.peer_id, **payload}  # stamped here, never by the client
-            self._relay(session, namespace, to, payload)
-        except ProtocolError as exc:
-            return exc.ack()
+    def seated(self, handler, throttled=True):
+        """Wrap handler(namespace, sid, session, payload) for a socket holding a seat.
+
+        The socket's session is looked up and its rate checked once, here; the payload is
+        the single argument, or something no handler accepts when there were several.
+        """
+        def run(namespace, sid, *args):
+            session = self.sessions.get(sid)
+            if session is None:
+                return _not_joined()
+            if throttled and not session.bucket.take():
+                return self._throttled(namespace, sid, session)
+            payload = args[0] if len(args) == 1 else (None if not args else args)
+            try:
+                return handler(namespace, sid, session, payload)
+            except ProtocolError as exc:
+                return exc.ack()
+        return guarded(run)
+
+    def on_signal(self, namespace, sid, session, payload):
+        to, payload = protocol.parse_signal(payload)
+        payload = {'from': session.peer_id, **payload}  # stamped here, never by the client
+        self._relay(session, namespace, to, payload)
         _SIGNALS_BY_TYPE[payload['type']].inc()
         return OK
 
@@ -207,57 +218,31 @@ class Signaling:
         else:
             self.rooms.hold(session.room_id, to, protocol.SIGNAL, payload)
 
-    def on_update(self, namespace, sid, *args):
-        session = self.sessions.get(sid)
-        if session is None:
-            return _not_joined()
-        if not session.bucket.take():
-            return self._throttled(namespace, sid, session)
-        try:
-            changes = protocol.parse_update(args[0] if len(args) == 1 else None,
-                                            clean_display_name)
-            update = self.rooms.update(session.room_id, session.peer_id, changes)
-        except ProtocolError as exc:
-            return exc.ack()
+    def on_update(self, namespace, sid, session, payload):
+        changes = protocol.parse_update(payload, clean_display_name)
+        update = self.rooms.update(session.room_id, session.peer_id, changes)
         self.server.emit(protocol.PEER_UPDATED, update, namespace=namespace, skip_sid=sid)
         return OK
 
-    def on_leave(self, namespace, sid, *args):
-        if not _empty_payload(args):
-            return error_ack(protocol.INVALID_REQUEST, 'leave takes no payload, or {}')
-        session = self._forget(sid)
-        if session is None:
-            return _not_joined()
+    def on_leave(self, namespace, sid, session, payload):
+        protocol.parse_empty(payload, protocol.LEAVE)
+        self._forget(sid)
         self.server.leave_room(sid, session.peer_id, namespace=namespace)
         departure = self.rooms.leave(session.room_id, session.peer_id)
         if departure:
             self._announce_departure(departure)
         return OK
 
-    def on_ice_servers(self, namespace, sid, *args):
-        if not _empty_payload(args):
-            return error_ack(protocol.INVALID_REQUEST, 'ice-servers takes no payload, or {}')
-        session = self.sessions.get(sid)
-        if session is None:
-            return _not_joined()
-        if not session.bucket.take():
-            return self._throttled(namespace, sid, session)
+    def on_ice_servers(self, namespace, sid, session, payload):
+        protocol.parse_empty(payload, protocol.ICE_SERVERS)
         rtc = client_config(self.config, session.user_id)
         return {'ok': True, 'ice_servers': rtc['iceServers'], 'ttl': rtc['ttl']}
 
-    def on_kick(self, namespace, sid, *args):
-        session = self.sessions.get(sid)
-        if session is None:
-            return _not_joined()
-        if not session.bucket.take():
-            return self._throttled(namespace, sid, session)
-        try:
-            peer_id = protocol.parse_kick(args[0] if len(args) == 1 else None)
-            if not session.owner:
-                raise ProtocolError(protocol.FORBIDDEN, "only the room's creator can kick")
-            departure, kicked_sid = self.rooms.kick(session.room_id, session.peer_id, peer_id)
-        except ProtocolError as exc:
-            return exc.ack()
+    def on_kick(self, namespace, sid, session, payload):
+        peer_id = protocol.parse_kick(payload)
+        if not session.owner:
+            raise ProtocolError(protocol.FORBIDDEN, "only the room's creator can kick")
+        departure, kicked_sid = self.rooms.kick(session.room_id, session.peer_id, peer_id)
         self._announce_departure(departure)
         if kicked_sid:
             self.server.disconnect(kicked_sid, namespace=namespace)
@@ -327,16 +312,12 @@ class Signaling:
         on = self.server.on
         self.socketio.on('connect', namespace='*')(self.on_connect)
         on('disconnect', self.on_disconnect, namespace='*')
-        on(protocol.SIGNAL, guarded(self.on_signal), namespace='*')
-        on(protocol.UPDATE, guarded(self.on_update), namespace='*')
-        on(protocol.LEAVE, guarded(self.on_leave), namespace='*')
-        on(protocol.ICE_SERVERS, guarded(self.on_ice_servers), namespace='*')
-        on(protocol.KICK, guarded(self.on_kick), namespace='*')
+        on(protocol.SIGNAL, self.seated(self.on_signal), namespace='*')
+        on(protocol.UPDATE, self.seated(self.on_update), namespace='*')
+        on(protocol.LEAVE, self.seated(self.on_leave, throttled=False), namespace='*')
+        on(protocol.ICE_SERVERS, self.seated(self.on_ice_servers), namespace='*')
+        on(protocol.KICK, self.seated(self.on_kick), namespace='*')
         on('*', guarded(self.on_unknown), namespace='*')
-
-
-def _empty_payload(args):
-    return not args or (len(args) == 1 and (args[0] is None or isinstance(args[0], dict)))
 
 
 def _not_joined():

@@ -121,6 +121,12 @@ def _candidate(value):
     return clean
 
 
+def parse_empty(data, event):
+    """Events that take nothing accept an empty object too, and refuse anything else."""
+    if data is not None and not isinstance(data, dict):
+        raise ProtocolError(INVALID_REQUEST, f'{event} takes no payload, or {{}}')
+
+
 def parse_kick(data):
     _require_dict(data, KICK)
     peer_id = data.get('peer_id')
