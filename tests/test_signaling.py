@@ -391,3 +391,20 @@ def test_a_resume_from_a_second_socket_takes_over_and_signals_follow_it(sqlite_a
     assert a.signal(b.peer_id, type='offer', sdp=SDP) == {'ok': True}
     assert b2.next('signal')['from'] == a.peer_id
     assert a.events('peer-left') == []
+
+
+def test_a_socket_is_in_its_own_seats_delivery_room_and_no_other(sqlite_app, room):
+    room_id, _ = room
+    token = users(sqlite_app, 1)[0]
+
+    def delivery_rooms(peer):
+        manager = socketio.server.manager
+        sid = manager.sid_from_eio_sid(peer.sio.eio_sid, peer.ns)
+        return set(manager.get_rooms(sid, peer.ns)) - {sid}
+
+    first = Peer(sqlite_app, room_id, token)
+    assert delivery_rooms(first) == {first.peer_id}
+    first.drop()
+    again = Peer(sqlite_app, room_id, token, peer_id=first.peer_id,
+                 resume=first.welcome['resume'])
+    assert delivery_rooms(again) == {first.peer_id}, 'the unused fresh id was left'

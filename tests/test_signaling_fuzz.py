@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clients import PyPeer, api_room, api_user
-from conftest import new_room, new_user
+from conftest import make_app, new_room, new_user
 from servers import Server, wait_until
 from test_signaling import Peer, users
 from test_signaling_live import SDP, server_env
@@ -45,9 +45,10 @@ def check_ack(ack):
 
 
 @pytest.fixture
-def arena(sqlite_app):
-    """Two rooms: the fuzzer's, and a bystander room that must not notice anything."""
-    app = sqlite_app
+def arena(tmp_path):
+    """Two rooms: the fuzzer's, and a bystander room that must not notice anything.
+    The bystanders speak once per example, hundreds of times a second: no rate limit."""
+    app = make_app(tmp_path, SIGNAL_RATE=10**6, SIGNAL_BURST=10**6)
     owner = new_user(app.test_client(), 'fuzzowner')
     fuzz_room = new_room(app.test_client(), owner['token'])
     quiet_room = new_room(app.test_client(), owner['token'])

@@ -122,7 +122,6 @@ class Signaling:
         self.sessions[sid] = Session(admitted.room_id, seat.peer_id, seat.user_id,
                                      self._bucket(), owner=admitted.is_owner)
         self.local[(admitted.room_id, seat.peer_id)] = sid
-        self.server.enter_room(sid, seat.peer_id, namespace=namespace)
         self.server.emit(protocol.WELCOME, self._welcome(admitted), to=sid, namespace=namespace)
         if joined.announce:
             self.server.emit(protocol.PEER_JOINED, seat.public(), namespace=namespace,
@@ -158,10 +157,27 @@ class Signaling:
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
         name, max_peers, owner = room
         max_peers = min(max_peers, self.config['MAX_PEERS'])
+        joined = self._join(sid, namespace, room_id, max_peers, user, auth)
+        return Admission(room_id, name, max_peers, owner == user.public_id, joined)
+
+    def _join(self, sid, namespace, room_id, max_peers, user, auth):
+        # Join the delivery room (named after the peer_id) before the seat is visible
+        # to anyone: a newcomer may offer to us the moment it sees the seat.
+        fresh, resumed = self.rooms.new_peer_id(), auth.get('peer_id')
+        if resumed and not self.rooms.valid_resume(room_id, resumed, user.public_id,
+                                                   auth.get('resume')):
+            resumed = None  # join() refuses it; it must not hear that seat's signals first
+        ids = [fresh] + ([resumed] if resumed else [])
+        for peer_id in ids:
+            self.server.enter_room(sid, peer_id, namespace=namespace)
         joined = self.rooms.join(room_id, max_peers, user.public_id,
                                  _display_name(auth, user), sid, media=auth.get('media'),
-                                 peer_id=auth.get('peer_id'), resume=auth.get('resume'))
-        return Admission(room_id, name, max_peers, owner == user.public_id, joined)
+                                 peer_id=auth.get('peer_id'), resume=auth.get('resume'),
+                                 fresh_id=fresh)
+        for peer_id in ids:
+            if peer_id != joined.seat.peer_id:
+                self.server.leave_room(sid, peer_id, namespace=namespace)
+        return joined
 
     def _welcome(self, admitted):
         joined = admitted.joined

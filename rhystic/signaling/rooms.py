@@ -67,20 +67,29 @@ class Rooms:
         digest = hmac.new(self._secret, msg, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip('=')
 
+    @staticmethod
+    def new_peer_id():
+        return 'p_' + secrets.token_urlsafe(9)
+
+    def valid_resume(self, room_id, peer_id, user_id, resume):
+        expected = self.resume_token(room_id, peer_id, user_id)
+        return isinstance(resume, str) and hmac.compare_digest(resume, expected)
+
     def join(self, room_id, max_peers, user_id, display_name, sid, media=None,
-             peer_id=None, resume=None):
+             peer_id=None, resume=None, fresh_id=None):
+        """Seat a socket: take back the seat peer_id (with its resume secret), or a new
+        one, called fresh_id when the caller chose it in advance (see handlers._admit)."""
+        if peer_id and not self.valid_resume(room_id, peer_id, user_id, resume):
+            raise Refusal(protocol.UNAUTHORIZED, 'the resume secret does not match this seat')
         if self.store.banned(room_id, user_id):
             raise Refusal(protocol.UNAUTHORIZED, 'you were removed from this room; '
                                                  'try again later')
         if peer_id:
-            expected = self.resume_token(room_id, peer_id, user_id)
-            if not isinstance(resume, str) or not hmac.compare_digest(resume, expected):
-                raise Refusal(protocol.UNAUTHORIZED, 'the resume secret does not match this seat')
             joined = self._resume(room_id, max_peers, user_id, display_name, sid, media,
                                   peer_id)
             if joined:
                 return joined
-        seat = self._new_seat('p_' + secrets.token_urlsafe(9), user_id, display_name, sid, media)
+        seat = self._new_seat(fresh_id or self.new_peer_id(), user_id, display_name, sid, media)
         self._claim(room_id, seat, max_peers)
         return Joined(seat, self.resume_token(room_id, seat.peer_id, user_id),
                       self._others(room_id, seat.peer_id), resumed=False, announce=True)

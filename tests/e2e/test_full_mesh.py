@@ -53,6 +53,17 @@ def test_eight_players_join_at_once_all_56_links_live_and_a_ninth_sees_room_full
     record_timing(artifacts, f'eight_players_join_at_once_all_56_links_live_s_{store}', seconds)
     print(f'{store}: all 56 links live {seconds:.2f} s after eight simultaneous joins; '
           f'negotiation: {negotiation_summary(pages, clicked_at)}')
+
+    # The ninth comes while the eight are seated: asked right away, because on two
+    # cores eight browsers' signaling sockets have been seen to stall for good some
+    # 35-60 s after such a storm (see the closing note), and the seats then lapse.
+    ninth = player()
+    ninth.goto(invite)
+    notice = ninth.locator('#full-notice')
+    notice.wait_for(state='visible')
+    assert 'room is full' in notice.inner_text().lower()
+    assert ninth.locator('#join-button').is_disabled()
+
     for name, page in pages.items():  # and still live now, checked the usual way
         wait_live(page, [n for n in NAMES if n != name])
 
@@ -64,10 +75,3 @@ def test_eight_players_join_at_once_all_56_links_live_and_a_ninth_sees_room_full
     phone = pages[NAMES[1]]
     phone.set_viewport_size({'width': 390, 'height': 844})
     phone.screenshot(path=os.path.join(artifacts, f'eight-players-phone-{store}.png'))
-
-    ninth = player()
-    ninth.goto(invite)
-    notice = ninth.locator('#full-notice')
-    notice.wait_for(state='visible')
-    assert 'room is full' in notice.inner_text().lower()
-    assert ninth.locator('#join-button').is_disabled()
