@@ -60,7 +60,22 @@ class Inbox:
         return wait_until(found, timeout, message=f'event {name!r}')[0]
 
 
-class PyPeer:
+class Peer:
+    """What both clients share: the inbox, and the seat their last welcome gave them."""
+
+    @property
+    def welcome(self):
+        return self.inbox.welcomes[-1]
+
+    @property
+    def peer_id(self):
+        return self.welcome['peer_id']
+
+    def next(self, name, match=None, timeout=10):
+        return self.inbox.take(name, match, timeout)
+
+
+class PyPeer(Peer):
     """python-socketio's client, connected to one room."""
 
     def __init__(self, url, room_id, token, connect=True, **auth):
@@ -93,19 +108,8 @@ class PyPeer:
             wait_until(lambda: self.inbox.welcomes, 10, message='welcome')
         return self
 
-    @property
-    def welcome(self):
-        return self.inbox.welcomes[-1]
-
-    @property
-    def peer_id(self):
-        return self.welcome['peer_id']
-
     def emit(self, event, data=None, timeout=10):
         return self.sio.call(event, data, namespace=self.ns, timeout=timeout)
-
-    def next(self, name, match=None, timeout=10):
-        return self.inbox.take(name, match, timeout)
 
     def close(self):
         self.sio.disconnect()
@@ -130,7 +134,7 @@ def refusal(url, room_id, **auth):
     return refusals[0]
 
 
-class NodePeer:
+class NodePeer(Peer):
     """The official Node socket.io-client, driven through tests/node/client.js."""
 
     def __init__(self, url, room_id, token):
@@ -152,14 +156,6 @@ class NodePeer:
             else:
                 self.inbox.add(message['event'], message.get('data'))
 
-    @property
-    def welcome(self):
-        return self.inbox.welcomes[-1]
-
-    @property
-    def peer_id(self):
-        return self.welcome['peer_id']
-
     def emit(self, event, data=None, timeout=10):
         self._next_id += 1
         self.proc.stdin.write(json.dumps({'id': self._next_id, 'event': event,
@@ -168,9 +164,6 @@ class NodePeer:
         ack = self.acks.get(timeout=timeout)
         assert ack['id'] == self._next_id and ack['error'] is None, ack
         return ack['data']
-
-    def next(self, name, match=None, timeout=10):
-        return self.inbox.take(name, match, timeout)
 
     def close(self):
         if self.proc.poll() is None:

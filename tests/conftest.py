@@ -130,6 +130,13 @@ def redis_prefix():
         r.delete(*keys)
 
 
+def redis_env(prefix):
+    """Server settings that keep a test's Redis state under its own key prefix."""
+    return {'REDIS_URL': REDIS_URL, 'RHYSTIC_REDIS_PREFIX': prefix,
+            'RHYSTIC_SOCKETIO_CHANNEL': prefix + 'channel',
+            'RHYSTIC_RATELIMIT_KEY_PREFIX': prefix + 'limits'}
+
+
 @pytest.fixture
 def redis_client():
     return redis_lib.Redis.from_url(REDIS_URL, decode_responses=True)

@@ -96,6 +96,24 @@ class Server:
             return ''
 
 
+def live_env(tmp_path, name='live', **extra):
+    """A real server's environment for one test: fresh secrets, its own SQLite database
+    (migrated), and HTTP rate limits out of the way of tests that create many users."""
+    import secrets
+    env = {
+        'RHYSTIC_SECRET_KEY': secrets.token_urlsafe(32),
+        'RHYSTIC_TURN_SECRET': 'live-turn-secret',
+        'RHYSTIC_TURN_URLS': 'turn:127.0.0.1:3478',
+        'DATABASE_URL': f'sqlite:///{tmp_path}/{name}.db',
+        'RHYSTIC_LOG_LEVEL': 'WARNING',
+        'RHYSTIC_RATELIMIT_USERS': '10000 per minute',
+        'RHYSTIC_RATELIMIT_ROOMS': '10000 per minute',
+        **extra,
+    }
+    migrate(env)
+    return env
+
+
 def migrate(env):
     subprocess.run([os.path.join(VENV_BIN, 'flask'), '--app', 'wsgi', 'db', 'upgrade'],
                    cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True)

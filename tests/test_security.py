@@ -9,7 +9,7 @@ import websocket
 
 from clients import PyPeer, api_room, api_user, refusal
 from conftest import make_app, new_room, new_user
-from servers import Server, migrate
+from servers import Server, live_env
 
 # -- headers and cookies (in process) ------------------------------------------------
 
@@ -118,17 +118,7 @@ def test_cookie_callers_need_a_csrf_token_for_every_change(tmp_path):
 
 
 def start_server(tmp_path, **extra):
-    env = {
-        'RHYSTIC_SECRET_KEY': secrets.token_urlsafe(32),
-        'RHYSTIC_TURN_SECRET': 'security-turn-secret',
-        'RHYSTIC_TURN_URLS': 'turn:127.0.0.1:3478',
-        'DATABASE_URL': f'sqlite:///{tmp_path}/security.db',
-        'RHYSTIC_RATELIMIT_STORAGE_URI': 'memory://',
-        'RHYSTIC_RATELIMIT_USERS': '1000 per minute',
-        'RHYSTIC_LOG_LEVEL': 'WARNING',
-        **extra,
-    }
-    migrate(env)
+    env = live_env(tmp_path, 'security', RHYSTIC_RATELIMIT_STORAGE_URI='memory://', **extra)
     return Server(env).start()
 
 

@@ -1,6 +1,5 @@
 """Graceful shutdown: SIGTERM to a worker hands its peers over to the next process."""
 import os
-import secrets
 import signal
 import socket
 import time
@@ -9,24 +8,17 @@ import pytest
 import requests
 
 from clients import PyPeer, api_room, api_user
-from conftest import REDIS_URL
-from servers import Server, migrate, wait_until
+from conftest import redis_env
+from servers import Server, live_env, wait_until
 
 SHUTDOWN_TIMEOUT = 4
 SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n'
 
 
 def server_env(tmp_path, **extra):
-    env = {
-        'RHYSTIC_SECRET_KEY': secrets.token_urlsafe(32),
-        'DATABASE_URL': f'sqlite:///{tmp_path}/shutdown.db',
-        'RHYSTIC_LOG_LEVEL': 'INFO',
-        'RHYSTIC_SHUTDOWN_TIMEOUT': str(SHUTDOWN_TIMEOUT),
-        'RHYSTIC_RATELIMIT_STORAGE_URI': 'memory://',
-        **extra,
-    }
-    migrate(env)
-    return env
+    return live_env(tmp_path, 'shutdown', **{
+        'RHYSTIC_LOG_LEVEL': 'INFO', 'RHYSTIC_SHUTDOWN_TIMEOUT': str(SHUTDOWN_TIMEOUT),
+        'RHYSTIC_RATELIMIT_STORAGE_URI': 'memory://', **extra})
 
 
 @pytest.fixture(params=['redis', 'memory'])
@@ -34,9 +26,7 @@ def server(request, tmp_path):
     """One worker, as in the Procfile; with Redis (production) or without (state is lost)."""
     extra = {}
     if request.param == 'redis':
-        prefix = request.getfixturevalue('redis_prefix')
-        extra = {'REDIS_URL': REDIS_URL, 'RHYSTIC_REDIS_PREFIX': prefix,
-                 'RHYSTIC_SOCKETIO_CHANNEL': prefix + 'channel'}
+        extra = redis_env(request.getfixturevalue('redis_prefix'))
     server = Server(server_env(tmp_path, **extra)).start()
     yield server
     server.stop()

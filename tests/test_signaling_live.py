@@ -1,11 +1,9 @@
 """The real server (`gunicorn -k gevent -w 1 wsgi:app`) with real clients in Python and Node."""
-import secrets
-
 import pytest
 
 from clients import NodePeer, PyPeer, api_room, api_user, refusal
-from conftest import REDIS_URL
-from servers import Server, migrate, wait_until
+from conftest import redis_env
+from servers import Server, live_env, wait_until
 
 SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' + 'a=x\r\n' * 400
 CANDIDATE = {'candidate': 'candidate:1 1 udp 2122260223 192.0.2.7 54321 typ host',
@@ -13,28 +11,14 @@ CANDIDATE = {'candidate': 'candidate:1 1 udp 2122260223 192.0.2.7 54321 typ host
 
 
 def server_env(tmp_path, **extra):
-    env = {
-        'RHYSTIC_SECRET_KEY': secrets.token_urlsafe(32),
-        'RHYSTIC_TURN_SECRET': 'live-turn-secret',
-        'RHYSTIC_TURN_URLS': 'turn:127.0.0.1:3478',
-        'DATABASE_URL': f'sqlite:///{tmp_path}/live.db',
-        'RHYSTIC_LOG_LEVEL': 'WARNING',
-        'RHYSTIC_RATELIMIT_USERS': '10000 per minute',
-        'RHYSTIC_RATELIMIT_ROOMS': '10000 per minute',
-        **extra,
-    }
-    migrate(env)
-    return env
+    return live_env(tmp_path, **extra)
 
 
 @pytest.fixture(params=['memory', 'redis'])
 def live(request, tmp_path):
     extra = {}
     if request.param == 'redis':
-        prefix = request.getfixturevalue('redis_prefix')
-        extra = {'REDIS_URL': REDIS_URL, 'RHYSTIC_REDIS_PREFIX': prefix,
-                 'RHYSTIC_SOCKETIO_CHANNEL': prefix + 'channel',
-                 'RHYSTIC_RATELIMIT_KEY_PREFIX': prefix + 'limits'}
+        extra = redis_env(request.getfixturevalue('redis_prefix'))
     server = Server(server_env(tmp_path, **extra)).start()
     peers = []
     yield server, peers

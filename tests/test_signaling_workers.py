@@ -4,7 +4,7 @@ import time
 import pytest
 
 from clients import PyPeer, api_room, api_user, refusal
-from conftest import REDIS_URL
+from conftest import redis_env
 from servers import Server, wait_until
 from test_signaling_live import SDP, server_env
 
@@ -13,9 +13,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def pair(tmp_path, redis_prefix):
-    env = server_env(tmp_path, REDIS_URL=REDIS_URL, RHYSTIC_REDIS_PREFIX=redis_prefix,
-                     RHYSTIC_SOCKETIO_CHANNEL=redis_prefix + 'channel',
-                     RHYSTIC_RATELIMIT_KEY_PREFIX=redis_prefix + 'limits',
+    env = server_env(tmp_path, **redis_env(redis_prefix),
                      RHYSTIC_GRACE_SECONDS='4', RHYSTIC_WORKER_TTL='4')
     servers = [Server(env).start(), Server(env).start()]
     peers = []
