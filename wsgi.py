@@ -36,8 +36,9 @@ def keep_collections_short(socketio, every=2.0):
     """Stop the cyclic GC from walking every long-lived socket (bench/README.md).
 
     A full collection walks every tracked object: with 8,000 sockets that is about
-    a million objects and a stall of 1-2 s. Every 2 s the objects that survived are moved to the permanent generation (gc.freeze), so collections walk
-    only what is new since. Frozen objects are still freed by reference counting when
+    a million objects and a stall of 1-2 s. Every 2 s the objects that survived are
+    moved to the permanent generation (gc.freeze), so collections walk only what is
+    new since. Frozen objects are still freed by reference counting when
     their socket closes; only cycles among them wait, and measured socket churn
     leaves none to speak of. gen0 runs less often than the default 700, to spend less
     time in young collections at thousands of messages a second.

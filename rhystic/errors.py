@@ -35,7 +35,8 @@ class ValidationError(ApiError, ValueError):
 
 def error_response(status, code, message, **extra):
     body = {'error': {'code': code, 'message': message, **extra}}
-    if request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == 'application/json':
+    wants_json = request.accept_mimetypes.best == 'application/json'
+    if request.path.startswith(JSON_PREFIXES) or wants_json:
         return make_response(jsonify(body), status)
     html = render_template('error.html', status=status, code=code, message=message)
     return make_response(html, status)

@@ -77,7 +77,7 @@ class User(UserMixin, db.Model):
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
-            raise ApiError(409, f'username {username!r} is taken', 'username_taken')
+            raise ApiError(409, f'username {username!r} is taken', 'username_taken') from None
         return user, token
 
     @classmethod
