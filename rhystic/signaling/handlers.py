@@ -100,7 +100,7 @@ class Signaling:
         sid, namespace = request.sid, request.namespace
         try:
             admitted = self._admit(namespace, auth, sid)
-        except (Refusal, ProtocolError) as refusal:
+        except ProtocolError as refusal:  # a Refusal, or a bad auth payload
             self._refuse(namespace, refusal.code, refusal.message, refusal.extra)
         except Exception:  # e.g. Redis or the database away: say so, don't hang the client
             log.exception('join failed', extra={'event': 'error', 'remote_addr':

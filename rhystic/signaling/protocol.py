@@ -16,7 +16,6 @@ UPDATE = 'update'
 LEAVE = 'leave'
 ICE_SERVERS = 'ice-servers'
 KICK = 'kick'
-CLIENT_EVENTS = (SIGNAL, UPDATE, LEAVE, ICE_SERVERS, KICK)
 
 # connect_error codes (the error's message), then ack error codes.
 UNAUTHORIZED = 'unauthorized'
@@ -41,7 +40,6 @@ MAX_ID = 64
 # Engine.IO refuses anything larger outright: one SDP plus its envelope.
 MAX_HTTP_BUFFER = MAX_SDP + 16 * 1024
 NAMESPACE_RE = re.compile(r'^/room/([a-z0-9][a-z0-9-]{1,38}[a-z0-9])$')
-PEER_ID_RE = re.compile(r'^p_[A-Za-z0-9_-]{6,40}$')
 
 
 class ProtocolError(Exception):

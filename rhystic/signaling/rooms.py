@@ -15,14 +15,8 @@ from . import protocol
 from .store import Seat
 
 
-class Refusal(Exception):
+class Refusal(protocol.ProtocolError):
     """A connection that is not admitted; code is a protocol connect_error code."""
-
-    def __init__(self, code, message, **extra):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
 
     def data(self):
         return {'message': self.message, **self.extra}
