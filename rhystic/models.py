@@ -30,6 +30,14 @@ def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Letters and symbols by category that still draw nothing: the Hangul fillers and the
+# blank Braille pattern, favourites for names that look empty.
+BLANK_CHARACTERS = frozenset('\u115f\u1160\u3164\uffa0\u2800')
+# Combining marks stacked on one character. Three is enough for Vietnamese, Thai or a
+# Tibetan stack; more is "Zalgo" text that smears over the tiles around it.
+MAX_MARKS_PER_CHARACTER = 3
+
+
 def clean_display_name(value):
     if not isinstance(value, str):
         raise ValidationError('display_name must be a string', 'display_name')
@@ -38,7 +46,27 @@ def clean_display_name(value):
         raise ValidationError('display_name must be 1 to 40 characters', 'display_name')
     if not value.isprintable():
         raise ValidationError('display_name must be printable characters only', 'display_name')
+    if not any(_visible(ch) for ch in value):
+        raise ValidationError('display_name must have at least one visible character '
+                              '(a letter, digit, punctuation mark or symbol)', 'display_name')
+    if _most_marks_on_one_character(value) > MAX_MARKS_PER_CHARACTER:
+        raise ValidationError(f'display_name may stack at most {MAX_MARKS_PER_CHARACTER} '
+                              'accents or other combining marks on one character',
+                              'display_name')
     return value
+
+
+def _visible(ch):
+    return unicodedata.category(ch)[0] in 'LNPS' and ch not in BLANK_CHARACTERS
+
+
+def _most_marks_on_one_character(text):
+    # Nonspacing and enclosing marks stack; spacing marks (Mc) take room of their own.
+    most = run = 0
+    for ch in text:
+        run = run + 1 if unicodedata.category(ch) in ('Mn', 'Me') else 0
+        most = max(most, run)
+    return most
 
 
 class User(UserMixin, db.Model):

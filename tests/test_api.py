@@ -280,6 +280,8 @@ def test_malformed_user_bodies_are_400(client, data, content_type):
     ({'username': 'alice', 'display_name': '   '}, 'display_name'),
     ({'username': 'alice', 'display_name': 'x' * 41}, 'display_name'),
     ({'username': 'alice', 'display_name': 'bell\x07'}, 'display_name'),
+    ({'username': 'alice', 'display_name': '\u3164'}, 'display_name'),  # Hangul filler
+    ({'username': 'alice', 'display_name': 'Bob' + '\u0301' * 37}, 'display_name'),
     ({'username': 'alice', 'display_name': 'A', 'admin': True}, 'admin'),
 ])
 def test_invalid_user_fields_are_400(client, body, field):

@@ -4,12 +4,16 @@ import re
 from datetime import timedelta
 
 import pytest
+import unicodedata
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from hypothesis import given
+from hypothesis import strategies as st
 from rhystic.errors import ApiError, ValidationError
 from rhystic.extensions import db
-from rhystic.models import ROOM_ALPHABET, ROOM_ID_GROUPS, Room, User, hash_token, utcnow
+from rhystic.models import (ROOM_ALPHABET, ROOM_ID_GROUPS, Room, User, clean_display_name,
+                            hash_token, utcnow)
 
 
 @pytest.fixture
@@ -84,6 +88,82 @@ def test_display_name_kept(ctx, given, kept):
 def test_display_name_refused(ctx, display_name):
     with pytest.raises(ValidationError):
         User.create('fay', display_name)
+
+
+# Names that render as nothing, or as a smear over the names around them.
+INVISIBLE_NAMES = [
+    '\u3164', '\u3164' * 5, '\u115f\u1160', '\uffa0', '\u2800',  # fillers, blank braille
+    '\u0301', '\u034f', '\ufe0f', '\u20dd',                      # marks with no base
+    '\u200b', '\u2060', '\ufeff', '\u00ad', '\u200d', '\u202e',     # format characters
+    '\u3000', '\u00a0', '\u2028',                                # space and separators
+    '\u3164\u0301\u200b',
+]
+ZALGO = 'a' + '\u0301\u0308\u0323\u0330' * 9 + '\u0301\u0308\u0323'   # 40 code points
+
+
+@pytest.mark.parametrize('display_name', INVISIBLE_NAMES + [ZALGO, 'x\u0301\u0308\u0323\u0330',
+                                                            'Bob' + '\u0300' * 10])
+def test_display_name_that_renders_as_nothing_or_a_smear_is_refused(display_name):
+    with pytest.raises(ValidationError) as caught:
+        clean_display_name(display_name)
+    assert caught.value.status == 400 and caught.value.code == 'invalid_request'
+    assert caught.value.extra == {'field': 'display_name'}
+    assert 'display_name' in caught.value.message
+
+
+@pytest.mark.parametrize('display_name', [
+    'x\u0301\u0308\u0323',              # three marks on one letter: the most kept
+    'Nguy\u1ec5n', 'Nguye\u0302\u0303n',  # Vietnamese, composed or not
+    '\u0f66\u0f92\u0fb2\u0f7c\u0f63',      # Tibetan: a stack of three under one letter
+    '\u0928\u092e\u0938\u094d\u0924\u0947',  # Devanagari, with a virama
+    'ㅤA', 'Ali\u3164', '\u2764\ufe0f', '🇫🇷 Zoë',
+])
+def test_display_name_with_something_visible_is_kept(display_name):
+    assert clean_display_name(display_name) == unicodedata.normalize('NFC', display_name)
+
+
+def _renders(ch):
+    # Written apart from the model's check, so the two can disagree.
+    return unicodedata.category(ch)[0] in 'LNPS' and ch not in '\u115f\u1160\u3164\uffa0\u2800'
+
+
+def _marks_per_base(text):
+    runs, run = [0], 0
+    for ch in text:
+        run = run + 1 if unicodedata.category(ch) in ('Mn', 'Me') else 0
+        runs.append(run)
+    return max(runs)
+
+
+@given(st.text(max_size=60))
+def test_any_display_name_is_refused_clearly_or_kept_visible(text):
+    try:
+        kept = clean_display_name(text)
+    except ValidationError as exc:
+        assert exc.extra == {'field': 'display_name'} and exc.message
+        return
+    assert 1 <= len(kept) <= 40 and kept == kept.strip()
+    assert any(_renders(ch) for ch in kept)
+    assert _marks_per_base(kept) <= 3
+
+
+@given(st.text(st.one_of(
+    st.characters(categories=['Mn', 'Me', 'Cf', 'Zs', 'Zl', 'Zp', 'Cc']),
+    st.sampled_from('\u115f\u1160\u3164\uffa0\u2800')), min_size=1, max_size=40))
+def test_display_name_of_only_invisible_characters_is_refused(text):
+    with pytest.raises(ValidationError):
+        clean_display_name(text)
+
+
+VISIBLE = st.characters(categories=['Lu', 'Ll', 'Lo', 'Nd', 'Po', 'So', 'Sm'],
+                        exclude_characters='\u115f\u1160\u3164\uffa0\u2800')
+MARKS = st.lists(st.characters(categories=['Mn']), max_size=3).map(''.join)
+
+
+@given(st.lists(st.tuples(VISIBLE, MARKS).map(''.join), min_size=1, max_size=10).map(''.join))
+def test_display_name_of_letters_with_up_to_three_marks_each_is_kept(text):
+    if len(unicodedata.normalize('NFC', text)) <= 40:
+        assert clean_display_name(text) == unicodedata.normalize('NFC', text)
 
 
 def test_guest(ctx):
