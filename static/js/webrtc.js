@@ -1,10 +1,12 @@
 /**
  * One RTCPeerConnection per remote peer: perfect negotiation, trickle ICE, ICE
- * restarts, TURN refresh and bandwidth caps. No DOM code; the UI listens to events.
+ * restarts, TURN refresh and bandwidth caps. The data channel beside the media is
+ * peerlink.js. No DOM code; the UI listens to events.
  * @module webrtc
  */
 import { capsFor } from './bandwidth.js';
 import { Emitter } from './emitter.js';
+import { PeerLink } from './peerlink.js';
 
 /**
  * @typedef {import('./signaling.js').SignalingClient} SignalingClient
@@ -336,27 +338,17 @@ class Link {
   }
 
   _openChannel() {
-    if (this.channel) return;
-    // Negotiated with a fixed id: both sides make it, neither waits for ondatachannel.
-    this.channel = this.pc.createDataChannel('rhystic', { negotiated: true, id: 0 });
-    this.channel.onopen = () => this.sendSpotlight();
-    this.channel.onmessage = ({ data }) => this._onChannelMessage(data);
+    if (this.peerLink) return;
+    this.peerLink = new PeerLink(this.pc);
+    this.peerLink.on('open', () => this.sendSpotlight());
+    this.peerLink.on('spotlight', (on) => {
+      this.boostWanted = on;
+      this.client.applyCaps();
+    });
   }
 
   sendSpotlight() {
-    if (this.channel?.readyState !== 'open') return;
-    this.channel.send(JSON.stringify({
-      type: 'spotlight', on: this.client.spotlightPeer === this.peerId,
-    }));
-  }
-
-  _onChannelMessage(data) {
-    let message;
-    try { message = JSON.parse(data); } catch { return; }
-    if (message?.type === 'spotlight') {
-      this.boostWanted = Boolean(message.on);
-      this.client.applyCaps();
-    }
+    this.peerLink?.sendSpotlight(this.client.spotlightPeer === this.peerId);
   }
 
   async _negotiate() {
@@ -587,7 +579,7 @@ class Link {
     this.closed = true;
     clearTimeout(this.connectTimer);
     clearTimeout(this.restartTimer);
-    this.channel?.close();
+    this.peerLink?.close();
     this.pc.close();
   }
 }
