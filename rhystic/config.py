@@ -6,6 +6,7 @@ config.py for the stable settings and still override anything from the environme
 import json
 import os
 import secrets
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET_NAMES = ('SECRET_KEY', 'TURN_SECRET')
@@ -21,6 +22,10 @@ class Defaults:
     MESSAGE_QUEUE = None          # Socket.IO message queue; defaults to REDIS_URL
     SOCKETIO_CHANNEL = 'rhystic'
     PORT = 8080
+    # The origin players reach, e.g. 'https://play.example.org': links the server hands
+    # out (the API's room url) are built on it. Unset, a client's Host header is used
+    # only when it names this machine (localhost), and the url is otherwise the path alone.
+    PUBLIC_URL = None
 
     # TURN REST API (coturn's use-auth-secret): see rhystic/turn.py.
     TURN_SECRET = None
@@ -145,6 +150,19 @@ def _normalise(config):
         config['RATELIMIT_STORAGE_URI'] = config['REDIS_URL'] or 'memory://'
     if config['PROXY_FIX']:
         config['SESSION_COOKIE_SECURE'] = config['REMEMBER_COOKIE_SECURE'] = True
+    config['PUBLIC_URL'] = public_origin(config['PUBLIC_URL'])
+
+
+def public_origin(value):
+    """'https://play.example.org/' -> 'https://play.example.org'; empty -> None."""
+    if value is None or value == '':
+        return None
+    parts = urlsplit(str(value).strip().rstrip('/'))
+    if (parts.scheme not in ('http', 'https') or not parts.hostname or parts.path
+            or parts.query or parts.fragment or '@' in parts.netloc):
+        raise ConfigError(f'RHYSTIC_PUBLIC_URL must be an origin, a scheme and a host such as '
+                          f'https://play.example.org, with no path: not {value!r}')
+    return f'{parts.scheme}://{parts.netloc}'
 
 
 def _ensure_secrets(app):
