@@ -32,6 +32,10 @@ REDIS_MAX_CONNECTIONS = 200    # Redis connections per worker and pool; beyond, 
 MESSAGE_QUEUE = None           # Socket.IO message queue; None means REDIS_URL
 SOCKETIO_CHANNEL = 'rhystic'   # Socket.IO channel on that queue
 PORT = 8080                    # setup.sh and the Procfile bind here; PORT overrides it
+# The origin players reach, scheme and host only. Links the server hands out (a new
+# room's url) are built on it; unset, a client's Host header is trusted only when it is
+# localhost, and the url is otherwise the path alone. Example: 'https://play.example.org'
+PUBLIC_URL = None
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True}
 

@@ -1,4 +1,5 @@
 """The JSON API: users, rooms, TURN credentials and ICE servers."""
+import ipaddress
 import logging
 import time
 
@@ -80,7 +81,36 @@ def create_room():
                                     'user': user.public_id})
     return jsonify({'room_id': room.id, 'status': 'created', 'name': room.name,
                     'max_peers': room.max_peers,
-                    'url': url_for('pages.room', room_id=room.id, _external=True)}), 201
+                    'url': public_url('pages.room', room_id=room.id)}), 201
+
+
+def public_url(endpoint, **values):
+    """A link to hand out, never on a host the client made up.
+
+    The Host header (and X-Forwarded-Host, even through our nginx example, which
+    forwards whatever Host reached it) is the client's to choose: repeated in a link, it
+    would let anyone have this server vouch for their site. So links are built on
+    PUBLIC_URL; without it, on the request's host only when that is this machine (a
+    local run), and otherwise they are the path alone, for the client to resolve.
+    """
+    path = url_for(endpoint, **values)
+    origin = current_app.config['PUBLIC_URL']
+    if origin:
+        return origin + path
+    if _is_local(request.host):
+        return request.host_url.rstrip('/') + path
+    return path
+
+
+def _is_local(host):
+    name = host.rsplit(':', 1)[0] if not host.endswith(']') else host
+    name = name.strip('[]').lower()
+    if name == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @bp.get('/api/rooms/<room_id>')

@@ -143,6 +143,37 @@ def test_create_room_with_no_body_uses_defaults(app, client):
     assert room['max_peers'] == 8
 
 
+def room_url(app, token, base_url='http://localhost', **headers):
+    headers = {name.replace('_', '-'): value for name, value in headers.items()}
+    response = app.test_client().post('/api/rooms', headers={**bearer(token), **headers},
+                                      base_url=base_url)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()['url'], response.get_json()['room_id']
+
+
+def test_room_url_never_repeats_a_host_header_it_cannot_trust(tmp_path):
+    # With no RHYSTIC_PUBLIC_URL the url is the path alone, except on this machine.
+    for proxy_fix in (0, 1):
+        app = make_app(tmp_path, PROXY_FIX=proxy_fix)
+        token = new_user(app.test_client(), f'host{proxy_fix}')['token']
+        url, room_id = room_url(app, token, 'http://evil.example')
+        assert url == f'/r/{room_id}'
+        url, room_id = room_url(app, token, X_Forwarded_Host='evil.example')
+        assert 'evil' not in url and url.endswith(f'/r/{room_id}')
+        for base in ('http://localhost:8080', 'http://127.0.0.1:9000', 'http://[::1]:8080'):
+            url, room_id = room_url(app, token, base)
+            assert url == f'{base}/r/{room_id}'
+
+
+def test_room_url_is_built_on_the_public_url(tmp_path):
+    app = make_app(tmp_path, PUBLIC_URL='https://play.example.org/', PROXY_FIX=1)
+    token = new_user(app.test_client(), 'public')['token']
+    for base, headers in (('http://evil.example', {}), ('http://localhost:8080', {}),
+                          ('http://localhost', {'X_Forwarded_Host': 'evil.example'})):
+        url, room_id = room_url(app, token, base, **headers)
+        assert url == f'https://play.example.org/r/{room_id}'
+
+
 def test_room_ids_are_distinct_and_readable(app, client):
     token = new_user(client, 'hank')['token']
     ids = {new_room(app.test_client(), token) for _ in range(20)}

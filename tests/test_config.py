@@ -258,6 +258,26 @@ def test_proxy_fix_makes_cookies_secure(tmp_path, monkeypatch):
     assert config['SESSION_COOKIE_SECURE'] and config['REMEMBER_COOKIE_SECURE']
 
 
+@pytest.mark.parametrize('given,kept', [
+    ('https://play.example.org', 'https://play.example.org'),
+    ('https://play.example.org/', 'https://play.example.org'),
+    ('http://localhost:8080', 'http://localhost:8080'), (None, None), ('', None)])
+def test_public_url_is_an_origin(tmp_path, monkeypatch, given, kept):
+    if given is not None:
+        monkeypatch.setenv('RHYSTIC_PUBLIC_URL', given)
+    assert load(tmp_path, SECRET_KEY='s')['PUBLIC_URL'] == kept
+
+
+@pytest.mark.parametrize('given', ['play.example.org', 'ftp://play.example.org', 'https://',
+                                   'https://play.example.org/rhystic', 'https://a.org/?x=1',
+                                   'https://user:pw@play.example.org', '8080'])
+def test_public_url_that_is_not_an_origin_is_refused(tmp_path, monkeypatch, given):
+    monkeypatch.setenv('RHYSTIC_PUBLIC_URL', given)
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path, SECRET_KEY='s')
+    assert 'RHYSTIC_PUBLIC_URL' in str(refused.value) and '\n' not in str(refused.value)
+
+
 def test_no_eventlet():
     requirements = open(os.path.join(ROOT, 'requirements.txt')).read().lower()
     assert 'eventlet' not in requirements
