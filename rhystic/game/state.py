@@ -206,6 +206,9 @@ def replay(entries, initial=None):
     for e in entries:
         s, _ = apply(s, e['action'], Actor(e['actor'], e['host']), e['at'],
                      ReplayRng(e.get('random', ())))
-        s['version'] += e['count'] - 1  # one entry may stand for several merged changes
+        if e['count'] > 1:  # one entry stands for several merged changes
+            s['version'] += e['count'] - 1
+            last = s['history'][-1]
+            last.update(version=s['version'], count=e['count'])
     return s
 
