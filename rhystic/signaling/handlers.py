@@ -189,7 +189,8 @@ class Signaling:
                 'owner': admitted.is_owner,
                 'peers': joined.peers, 'ice_servers': rtc['iceServers'],
                 'ice_transport_policy': rtc['iceTransportPolicy'],
-                'ice_servers_ttl': rtc['ttl'], 'grace_seconds': self.rooms.grace}
+                'ice_servers_ttl': rtc['ttl'], 'grace_seconds': self.rooms.grace,
+                **self.game.welcome(admitted)}  # "game": the table (rhystic/game/handlers.py)
 
     def _bucket(self):
         return TokenBucket(self.config['SIGNAL_RATE'], self.config['SIGNAL_BURST'])
@@ -333,6 +334,8 @@ class Signaling:
         on(protocol.LEAVE, self.seated(self.on_leave, throttled=False), namespace='*')
         on(protocol.ICE_SERVERS, self.seated(self.on_ice_servers), namespace='*')
         on(protocol.KICK, self.seated(self.on_kick), namespace='*')
+        from ..game.handlers import register as register_game  # it imports signaling
+        register_game(self)  # the game table's events; sets self.game
         on('*', guarded(self.on_unknown), namespace='*')
 
 

@@ -33,6 +33,18 @@ INTERNAL = 'internal'
 # peer-left reasons
 LEFT, TIMEOUT, KICKED = 'left', 'timeout', 'kicked'
 
+# -- The game table (docs/protocol.md, "The game table"; handlers in rhystic/game/) ----
+# Client -> server
+GAME = 'game'                  # one game action, {"type": ..., ...}
+GAME_SYNC = 'game-sync'        # the whole state, the latest log and chat, on demand
+GAME_LOG = 'game-log'          # older log entries, a page at a time
+CHAT = 'chat'                  # send a chat message
+# Server -> client
+GAME_UPDATE = 'game-update'    # a change: the new state, its version and the log entry
+CHAT_MESSAGE = 'chat-message'  # a chat message, to everyone in the room
+# The game's own ack error codes (out_of_range, unknown_player, stale_undo, stale_turn,
+# game_full) live with its rules, in rhystic/game/rules.py, which imports no Flask.
+
 SIGNAL_TYPES = ('offer', 'answer', 'ice')
 MAX_SDP = 64 * 1024
 MAX_CANDIDATE = 2048
