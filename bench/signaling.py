@@ -174,6 +174,8 @@ class Rhystic:
             'RHYSTIC_RATELIMIT_ROOMS': '100000 per minute',
             'RHYSTIC_RATELIMIT_JOIN_FAILURES': '100000 per minute',
             'RHYSTIC_SIGNAL_RATE': '100000', 'RHYSTIC_SIGNAL_BURST': '100000',
+            # Every load generator connects from 127.0.0.1: thousands of sockets, one address.
+            'RHYSTIC_MAX_SOCKETS_PER_ADDRESS': '0',
         }
         if workers > 1:
             self.env.update({'REDIS_URL': 'redis://127.0.0.1:6379/0',

@@ -43,6 +43,14 @@ class Defaults:
     PING_TIMEOUT = 10
     SIGNAL_RATE = 50          # messages per second per connection, sustained
     SIGNAL_BURST = 200        # bucket size: a join sends a burst of ICE candidates
+    # Below Socket.IO, before sign-in (rhystic/signaling/transport.py): WebSocket message
+    # frames per second per connection; above it the connection is closed (1008). Kept
+    # well above SIGNAL_RATE/BURST, so that an honest burst gets rate_limited acks first.
+    FRAME_RATE = 100
+    FRAME_BURST = 400
+    WS_BUFFERED_BYTES = 256 * 1024  # unconsumed input per connection before reading pauses
+    MAX_SOCKETS_PER_ADDRESS = 64  # open connections per client address; 0 for no cap
+    JOIN_DEADLINE = 10        # seconds a connection may stay open without joining a room
     BUFFER_MAX_MESSAGES = 200  # signals kept for a seat that is away
     BUFFER_MAX_AGE = 30       # seconds
     # Browsers connect from these origins; empty means "the host serving the page".
@@ -135,9 +143,11 @@ def _as_list(value):
 def _normalise(config):
     for key in ('TURN_URLS', 'STUN_URLS', 'CORS_ORIGINS'):
         config[key] = _as_list(config[key])
-    for key in ('MAX_PEERS', 'TURN_TTL', 'PORT', 'PROXY_FIX'):
+    for key in ('MAX_PEERS', 'TURN_TTL', 'PORT', 'PROXY_FIX', 'MAX_SOCKETS_PER_ADDRESS',
+                'WS_BUFFERED_BYTES'):
         config[key] = int(config[key])
-    config['GRACE_SECONDS'] = float(config['GRACE_SECONDS'])
+    for key in ('GRACE_SECONDS', 'FRAME_RATE', 'FRAME_BURST', 'JOIN_DEADLINE'):
+        config[key] = float(config[key])
     if config['SQLALCHEMY_DATABASE_URI']:
         config['SQLALCHEMY_DATABASE_URI'] = database_url(config['SQLALCHEMY_DATABASE_URI'])
     if not 2 <= config['MAX_PEERS'] <= 8:

@@ -109,6 +109,11 @@ class PyPeer(Peer):
         return self
 
     def emit(self, event, data=None, timeout=10):
+        # The server sends welcome from its connect handler, so just before the CONNECT
+        # that tells this client its namespace is open: after a reconnect, a caller that
+        # saw the welcome may be a moment early.
+        wait_until(lambda: self.ns in self.sio.namespaces, timeout,
+                   message=f'{self.ns} connected')
         return self.sio.call(event, data, namespace=self.ns, timeout=timeout)
 
     def close(self):

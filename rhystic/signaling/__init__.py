@@ -35,6 +35,8 @@ def init_app(app, socketio):
                   worker_ttl=config['WORKER_TTL'])
     signaling = Signaling(app, socketio, rooms)
     signaling.register()
+    from . import gate
+    signaling.gate = gate.init_app(app, socketio)
     app.extensions['rhystic.rooms'] = rooms
     app.extensions['rhystic.signaling'] = signaling
     return signaling

@@ -92,6 +92,7 @@ class Signaling:
         self.local = {}  # (room_id, peer_id) -> sid, for the seats held on this worker
         self.directory = RoomDirectory()
         self._sweeper = None
+        self.gate = None  # rhystic.signaling.gate.Gate, set by init_app
         self.running = True
 
     # -- connecting -------------------------------------------------------------------
@@ -248,6 +249,9 @@ class Signaling:
         departure = self.rooms.leave(session.room_id, session.peer_id)
         if departure:
             self._announce_departure(departure)
+        # Nothing is left for this connection to do: close it once the ack is sent, so it
+        # can't stay on listening, or sending unthrottled.
+        self.gate.close_after_answer(sid, namespace)
         return OK
 
     def on_ice_servers(self, namespace, sid, session, payload):

@@ -28,7 +28,10 @@ TOO_LARGE = 'too_large'
 UNKNOWN_EVENT = 'unknown_event'
 NOT_JOINED = 'not_joined'
 FORBIDDEN = 'forbidden'
+UNAVAILABLE = 'unavailable'  # Redis briefly away: nothing was relayed, send it again
 INTERNAL = 'internal'
+# HTTP 429 body code for a new connection from an address that holds too many.
+TOO_MANY_CONNECTIONS = 'too_many_connections'
 
 # peer-left reasons
 LEFT, TIMEOUT, KICKED = 'left', 'timeout', 'kicked'
