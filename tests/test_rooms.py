@@ -3,6 +3,7 @@ import pytest
 import redis as redis_lib
 
 from conftest import REDIS_URL
+from servers import free_port, wait_until
 from rhystic.signaling import protocol
 from rhystic.signaling.protocol import ProtocolError
 from rhystic.signaling.rooms import Refusal, Rooms
@@ -236,3 +237,151 @@ def test_kick_removes_the_seat_and_bans_the_user_for_a_while(rooms, store):
         rooms.kick('room-a', a.seat.peer_id, b.seat.peer_id)
     with pytest.raises(ProtocolError):
         rooms.kick('room-a', a.seat.peer_id, a.seat.peer_id)
+
+
+# -- a shared store that goes away ---------------------------------------------------------
+
+class Outage:
+    """Swap a Rooms' store for a real client of a port where nothing listens, and back."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.dead = RedisStore(redis_lib.Redis(port=free_port(), socket_timeout=0.5,
+                                               decode_responses=True), prefix)
+
+    def begin(self, *workers):
+        for rooms in workers:
+            rooms.live_store, rooms.store = rooms.store, self.dead
+
+    def end(self, *workers):
+        for rooms in workers:
+            rooms.store = rooms.live_store
+
+
+def two_workers(store, clock):
+    """Two workers on one store; the fake clock stands for real time too."""
+    return tuple(Rooms(store, 'secret', name, grace_seconds=5, clock=clock, worker_ttl=10,
+                       monotonic=clock) for name in ('w1', 'w2'))
+
+
+def test_store_that_came_back_empty_gets_every_held_seat_back(store, clock):
+    w1, w2 = two_workers(store, clock)
+    w1.sweep()
+    w2.sweep()
+    a = w1.join('room-a', 3, 'u_a', 'A', 'sa', media={'audio': False, 'video': True})
+    b = w2.join('room-a', 3, 'u_b', 'B', 'sb')
+    w1.update('room-a', a.seat.peer_id, {'display_name': 'Alice'})
+    store.clear()  # Redis restarted with nothing
+    clock.now += 1
+    with pytest.raises(Refusal) as refused:  # newcomers wait: the room is not whole yet
+        w1.join('room-a', 3, 'u_c', 'C', 'sc')
+    assert refused.value.code == protocol.INTERNAL
+    for worker in (w1, w2):
+        worker.sweep()
+        assert worker.resync_needed
+        assert worker.resync() == []
+    assert {p['peer_id']: (p['display_name'], p['media']) for p in w2.peers('room-a')} == {
+        a.seat.peer_id: ('Alice', {'audio': False, 'video': True}),
+        b.seat.peer_id: ('B', {'audio': True, 'video': True})}
+    assert w1.route('room-a', a.seat.peer_id, b.seat.peer_id) == 'deliver'
+    with pytest.raises(Refusal):  # every worker gets a worker TTL to put its seats back
+        w2.join('room-a', 3, 'u_c', 'C', 'sc')
+    clock.now += 10
+    w2.join('room-a', 3, 'u_c', 'C', 'sc')
+    with pytest.raises(Refusal) as refused:
+        w1.join('room-a', 3, 'u_d', 'D', 'sd')
+    assert refused.value.code == protocol.ROOM_FULL, 'the put-back seats count again'
+
+
+def test_a_store_outage_makes_no_live_worker_an_orphan(redis_prefix, clock):
+    store = RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), redis_prefix)
+    w1, w2 = two_workers(store, clock)
+    w1.sweep()
+    w2.sweep()
+    a = w1.join('room-a', 8, 'u_a', 'A', 'sa')
+    b = w2.join('room-a', 8, 'u_b', 'B', 'sb')
+    clock.now += 11  # both workers with a healthy link for over a worker TTL
+    w1.sweep()
+    w2.sweep()
+    outage = Outage(redis_prefix)
+    outage.begin(w1, w2)
+    with pytest.raises(redis_lib.RedisError):
+        w1.sweep()
+    with pytest.raises(ProtocolError) as error:  # answered at once, and said so
+        w1.locate('room-a', a.seat.peer_id, b.seat.peer_id)
+    assert error.value.code == protocol.UNAVAILABLE
+    with pytest.raises(Refusal) as refused:
+        w1.join('room-a', 8, 'u_c', 'C', 'sc')
+    assert refused.value.code == protocol.INTERNAL
+    clock.now += 12  # Redis hung for 12 s: every heartbeat in it is now stale
+    outage.end(w1, w2)
+    assert w1.sweep() == []
+    assert w1.locate('room-a', a.seat.peer_id, b.seat.peer_id) == 'w2', \
+        "w1 came back first, and does not take w2's players for orphans"
+    clock.now += 1
+    w2.sweep()
+    clock.now += 10
+    w1.sweep()
+    clock.now += 6
+    assert w1.sweep() == [] and w1.peer_count('room-a') == 2
+
+
+def test_a_heartbeat_gap_longer_than_half_the_ttl_counts_as_an_outage(redis_prefix, clock):
+    store = RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), redis_prefix)
+    w1, w2 = two_workers(store, clock)
+    w1.sweep()
+    w2.sweep()
+    w2.join('room-a', 8, 'u_b', 'B', 'sb')
+    clock.now += 11  # a stall with no error: w1's own beat is as late as w2's
+    w1.sweep()
+    assert w1.resync_needed and store.orphans(clock.now, 10) != []
+    assert w1.peer_count('room-a') == 1 and w1.sweep() == []
+    assert [s.sid for s in w1.store.seats('room-a')] == ['sb'], 'not adopted'
+
+
+def test_a_socket_that_left_during_the_outage_is_marked_away_afterwards(redis_prefix, clock):
+    store = RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), redis_prefix)
+    w1, w2 = two_workers(store, clock)
+    w1.sweep()
+    a = w1.join('room-a', 8, 'u_a', 'A', 'sa')
+    b = w1.join('room-a', 8, 'u_b', 'B', 'sb')
+    outage = Outage(redis_prefix)
+    outage.begin(w1)
+    with pytest.raises(redis_lib.RedisError):
+        w1.disconnect('room-a', b.seat.peer_id, 'sb')
+    outage.end(w1)
+    clock.now += 1
+    w1.sweep()
+    assert w1.resync() == []
+    assert w1.route('room-a', a.seat.peer_id, b.seat.peer_id) == 'buffer'
+    clock.now += 5.1
+    gone = w1.sweep()
+    assert [(d.peer_id, d.reason) for d in gone] == [(b.seat.peer_id, protocol.TIMEOUT)]
+    assert w1.route('room-a', b.seat.peer_id, a.seat.peer_id) == 'deliver'
+
+
+def test_resync_closes_sockets_whose_seats_moved_on_or_were_given_up(store, clock):
+    w1, w2 = two_workers(store, clock)
+    a = w1.join('room-a', 8, 'u_a', 'A', 'sa')
+    b = w1.join('room-a', 8, 'u_b', 'B', 'sb')
+    c = w1.join('room-a', 8, 'u_c', 'C', 'sc')
+    w2.join('room-a', 8, 'u_a', 'A', 'sa2', peer_id=a.seat.peer_id, resume=a.resume)
+    w2.leave('room-a', b.seat.peer_id)  # as if w1 missed the news of both
+    assert sorted(w1.resync()) == [('room-a', a.seat.peer_id, 'sa'),
+                                   ('room-a', b.seat.peer_id, 'sb')]
+    assert set(w1.held) == {('room-a', c.seat.peer_id)}
+    assert {p['peer_id'] for p in w1.peers('room-a')} == {a.seat.peer_id, c.seat.peer_id}
+
+
+def test_forward_reaches_only_a_listening_worker(redis_prefix):
+    store = RedisStore(redis_lib.Redis.from_url(REDIS_URL, decode_responses=True), redis_prefix)
+    w1 = Rooms(store, 'secret', 'w1')
+    assert w1.forward('w2', 'room-a', 'p_b', {'from': 'p_a'}) is False
+    w2 = Rooms(store, 'secret', 'w2')
+    inbox = w2.subscribe()
+    try:
+        assert w1.forward('w2', 'room-a', 'p_b', {'from': 'p_a'}) is True
+        got = wait_until(lambda: w2.receive(inbox, timeout=0.2), 5, message='the signal')
+        assert got == {'room': 'room-a', 'to': 'p_b', 'payload': {'from': 'p_a'}, 'hops': 0}
+    finally:
+        inbox.close()

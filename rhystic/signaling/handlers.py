@@ -226,15 +226,37 @@ class Signaling:
 
     def _relay(self, session, namespace, to, payload):
         # A peer whose socket is on this worker is reached directly: no store lookup and
-        # no trip through the message queue. Anyone else is found through the store.
+        # no trip through the message queue, so it works while Redis is away too.
         local = self.local.get((session.room_id, to))
         if local is not None and to != session.peer_id:
             self.server.emit(protocol.SIGNAL, payload, to=local, namespace=namespace,
                              ignore_queue=True)
-        elif self.rooms.route(session.room_id, session.peer_id, to) == 'deliver':
-            self.server.emit(protocol.SIGNAL, payload, to=to, namespace=namespace)
         else:
-            self.rooms.hold(session.room_id, to, protocol.SIGNAL, payload)
+            self._route(session.room_id, namespace, session.peer_id, to, payload)
+
+    def _route(self, room_id, namespace, sender, to, payload, hops=0):
+        """Anyone else is found through the store. Their worker gets the signal in its own
+        inbox, and only a worker that is listening counts as reached: the Socket.IO queue
+        would drop it silently while Redis or that worker is away, and the ack would lie."""
+        worker = self.rooms.locate(room_id, sender, to)
+        if worker == self.rooms.worker:
+            if self._emit_here(namespace, to, payload):
+                return
+        elif worker and hops < 2:
+            if self.rooms.forward(worker, room_id, to, payload, hops):
+                return
+            raise ProtocolError(protocol.UNAVAILABLE, "the addressee's server can't be "
+                                'reached just now; nothing was relayed: send it again')
+        # Away, or not here after all: kept for the seat, and delivered when it resumes.
+        self.rooms.hold(room_id, to, protocol.SIGNAL, payload)
+
+    def _emit_here(self, namespace, to, payload):
+        # Each socket is in a room named after its seat from before the seat was visible.
+        if not any(True for _ in self.server.manager.get_participants(namespace, to)):
+            return False
+        self.server.emit(protocol.SIGNAL, payload, to=to, namespace=namespace,
+                         ignore_queue=True)
+        return True
 
     def on_update(self, namespace, sid, session, payload):
         changes = protocol.parse_update(payload, clean_display_name)
@@ -314,12 +336,59 @@ class Signaling:
                                      'peer': departure.peer_id, 'reason': departure.reason})
 
     def sweep_once(self):
-        for departure in self.rooms.sweep():
+        departures = self.rooms.sweep()
+        if self.rooms.resync_needed:
+            self.reregister_seats()
+        for departure in departures:
             self._announce_departure(departure)
+
+    def reregister_seats(self):
+        """After Redis was away or came back empty, put back the seats whose sockets are
+        here; a socket whose seat was given up meanwhile is closed, so that its client
+        rejoins (docs/protocol.md §10)."""
+        def alive(room_id, sid):
+            return self.server.manager.eio_sid_from_sid(
+                sid, protocol.namespace_for(room_id)) is not None
+        closing = self.rooms.resync(alive)
+        log.warning('%d seats re-registered after a store outage', len(self.rooms.held),
+                    extra={'event': 'resync'})
+        for room_id, peer_id, sid in closing:
+            log.info('seat lost in a store outage', extra={'event': 'resync', 'room': room_id,
+                                                           'peer': peer_id})
+            self.server.disconnect(sid, namespace=protocol.namespace_for(room_id))
 
     def _ensure_sweeper(self):
         if self._sweeper is None:
             self._sweeper = self.socketio.start_background_task(self._sweep_forever)
+            if self.rooms.store.shared:
+                self.socketio.start_background_task(self._listen_forever)
+
+    def _listen_forever(self):
+        """This worker's inbox: signals other workers relay to sockets held here."""
+        subscription = None
+        while self.running:
+            try:
+                subscription = subscription or self.rooms.subscribe()
+                message = self.rooms.receive(subscription)
+            except Exception:  # Redis away: subscribe again; senders get 'unavailable'
+                log.warning('signal inbox lost; subscribing again', extra={'event': 'error'})
+                _close_quietly(subscription)
+                subscription = None
+                self.socketio.sleep(1.0)
+                continue
+            if message:
+                self._on_forwarded(message)
+
+    def _on_forwarded(self, message):
+        room_id, to, payload = message['room'], message['to'], message['payload']
+        namespace = protocol.namespace_for(room_id)
+        if self._emit_here(namespace, to, payload):
+            return
+        try:  # the socket went, or moved to another worker, while the signal was on its way
+            self._route(room_id, namespace, payload['from'], to, payload, message['hops'] + 1)
+        except Exception:
+            log.warning('forwarded signal dropped', extra={'event': 'error', 'room': room_id,
+                                                           'peer': to})
 
     def _sweep_forever(self):
         while self.running:
@@ -341,6 +410,14 @@ class Signaling:
         from ..game.handlers import register as register_game  # it imports signaling
         register_game(self)  # the game table's events; sets self.game
         on('*', guarded(self.on_unknown), namespace='*')
+
+
+def _close_quietly(subscription):
+    try:
+        if subscription is not None:
+            subscription.close()
+    except Exception:  # its connection is already broken: nothing to give back
+        pass
 
 
 def _not_joined():

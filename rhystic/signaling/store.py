@@ -41,8 +41,11 @@ class Seat:
 
 class MemoryStore:
     """Room state for a single process."""
+    shared = False  # no other worker: no deliveries to forward, no outage to survive
+    errors = ()     # what a store call raises when the store is away
 
     def __init__(self):
+        self._epoch = None
         self._lock = threading.Lock()
         self._rooms = {}      # room_id -> {peer_id: Seat}
         self._buffers = {}    # (room_id, peer_id) -> [(time, event, payload)]
@@ -145,15 +148,49 @@ class MemoryStore:
         with self._lock:
             return self._buffers.pop((room_id, peer_id), [])
 
-    def heartbeat(self, worker, now):
+    def heartbeat(self, worker, now, fresh_epoch):
         self._tombs = {k: v for k, v in self._tombs.items() if v[1] > now}
         self._bans = {k: v for k, v in self._bans.items() if v > now}
+        return self.epoch(fresh_epoch)
+
+    def epoch(self, fresh_epoch):
+        with self._lock:
+            self._epoch = self._epoch or fresh_epoch
+            return self._epoch
 
     def orphans(self, now, worker_ttl):
         return []  # one process: its seats can't outlive it
 
+    def locate(self, room_id, peer_id):
+        seat = self._rooms.get(room_id, {}).get(peer_id)
+        return None if seat is None else (seat.sid, seat.worker)
+
+    def bound(self, worker):
+        return [(r, p) for r, seats in list(self._rooms.items())
+                for p, seat in list(seats.items()) if seat.sid and seat.worker == worker]
+
+    def restore_seat(self, room_id, seat):
+        """Put back a seat its worker still holds (see RedisStore.restore_seat)."""
+        with self._lock:
+            seats = self._rooms.get(room_id, {})
+            current = seats.get(seat.peer_id)
+            if current is not None:
+                if current.sid == seat.sid:
+                    return 'kept'
+                if current.sid:
+                    return 'moved'
+                current.sid, current.worker, current.away_until = seat.sid, seat.worker, 0.0
+                self._away.pop((room_id, seat.peer_id), None)
+                return 'rebound'
+            if self.tombstone(room_id, seat.peer_id) is not None:
+                return 'gone'
+            self._rooms.setdefault(room_id, {})[seat.peer_id] = Seat(
+                **{**asdict(seat), 'media': dict(seat.media), 'away_until': 0.0})
+            return 'restored'
+
     def clear(self):
         with self._lock:
+            self._epoch = None
             self._rooms.clear()
             self._buffers.clear()
             self._tombs.clear()
@@ -210,14 +247,54 @@ redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[3])
 if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[6], ARGV[7]) end
 return seat
 """
+# The epoch names this Redis's current life: a Redis that restarted empty (or was
+# flushed) has none, and whoever looks first writes a new one.
+_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch)
+end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
+return epoch
+"""
+# A worker puts back a seat whose socket it still holds. ARGV: sid, worker, member,
+# peer_id, room_id, then the seat's fields.
+_RESTORE = """
+local current = redis.call('HMGET', KEYS[1], 'sid', 'worker')
+if current[1] then
+  if current[1] == ARGV[1] then
+    redis.call('SADD', KEYS[2], ARGV[4])
+    redis.call('SADD', KEYS[3], ARGV[5])
+    redis.call('SADD', KEYS[4], ARGV[3])
+    return 'kept'
+  end
+  if current[1] ~= '' then return 'moved' end
+  redis.call('HSET', KEYS[1], 'sid', ARGV[1], 'worker', ARGV[2], 'away_until', '0')
+  redis.call('ZREM', KEYS[5], ARGV[3])
+  redis.call('SADD', KEYS[4], ARGV[3])
+  return 'rebound'
+end
+if redis.call('EXISTS', KEYS[6]) == 1 then return 'gone' end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[5])
+redis.call('SADD', KEYS[4], ARGV[3])
+return 'restored'
+"""
 
 
 class RedisStore:
     """Room state shared by every worker through Redis."""
+    shared = True
 
     def __init__(self, client, prefix='rhystic:'):
+        import redis
+        self.errors = (redis.RedisError, OSError)
         self.r = client
         self.p = prefix
+        self._epoch = client.register_script(_EPOCH)
+        self._restore = client.register_script(_RESTORE)
         self._add = client.register_script(_ADD)
         self._bind = client.register_script(_BIND)
         self._away = client.register_script(_AWAY)
@@ -323,8 +400,14 @@ class RedisStore:
         items, _ = pipe.execute()
         return [tuple(json.loads(item)) for item in items]
 
-    def heartbeat(self, worker, now):
-        self.r.hset(self.p + 'workers', worker, now)
+    def heartbeat(self, worker, now, fresh_epoch):
+        """Say this worker is alive; returns the store's epoch (fresh_epoch if it had none)."""
+        return self._epoch(keys=[self.p + 'epoch', self.p + 'workers'],
+                           args=[fresh_epoch, worker, now])
+
+    def epoch(self, fresh_epoch):
+        return self._epoch(keys=[self.p + 'epoch', self.p + 'workers'],
+                           args=[fresh_epoch, '', ''])
 
     def orphans(self, now, worker_ttl):
         """Seats held by workers that stopped heart-beating: (worker, room_id, peer_id)."""
@@ -337,6 +420,48 @@ class RedisStore:
             if not members:
                 self.r.hdel(self.p + 'workers', worker)
         return found
+
+    def locate(self, room_id, peer_id):
+        """(sid, worker) of a seat, sid '' while away; None if there is no such seat."""
+        sid, worker = self.r.hmget(self._seat(room_id, peer_id), 'sid', 'worker')
+        return None if sid is None else (sid, worker or '')
+
+    def bound(self, worker):
+        """The seats Redis believes this worker's sockets hold: [(room_id, peer_id)]."""
+        return [tuple(m.split(' ', 1)) for m in self.r.smembers(self._bound(worker))]
+
+    def restore_seat(self, room_id, seat):
+        """Put back a seat its worker still holds, after Redis lost it or gave it away.
+
+        'kept' (it was there), 'rebound' (it was away: it is this socket's again),
+        'restored' (Redis had forgotten it), 'moved' (another socket holds it now) or
+        'gone' (it was given up, and the others told so). Capacity is not checked: the
+        seat was admitted once already.
+        """
+        member = f'{room_id} {seat.peer_id}'
+        fields = [x for kv in {**seat.to_redis(), 'away_until': '0'}.items() for x in kv]
+        keys = [self._seat(room_id, seat.peer_id), self._peers(room_id), self.p + 'rooms',
+                self._bound(seat.worker), self.p + 'away',
+                f'{self.p}tomb:{room_id}:{seat.peer_id}']
+        return self._restore(keys=keys, args=[seat.sid, seat.worker, member, seat.peer_id,
+                                              room_id, *fields])
+
+    def _inbox(self, worker):
+        return f'{self.p}inbox:{worker}'
+
+    def forward(self, worker, message):
+        """Publish to one worker's inbox; False if that worker is not listening."""
+        return self.r.publish(self._inbox(worker), json.dumps(message)) > 0
+
+    def subscribe(self, worker):
+        subscription = self.r.pubsub(ignore_subscribe_messages=True)
+        subscription.subscribe(self._inbox(worker))
+        return subscription
+
+    @staticmethod
+    def receive(subscription, timeout):
+        message = subscription.get_message(timeout=timeout)
+        return json.loads(message['data']) if message else None
 
     def clear(self):
         keys = list(self.r.scan_iter(self.p + '*', count=1000))
