@@ -123,6 +123,20 @@ def get_room(room_id):
     return jsonify(room.to_dict(presence.peer_count(room.id)))
 
 
+@bp.get('/api/rooms/<room_id>/game')
+def get_game(room_id):
+    """The room's game table (state, latest log and chat), for a player of the room."""
+    user = caller_or_401()
+    room = Room.get(room_id)
+    if room is None:
+        note_failed_lookup()
+        raise ApiError(404, 'no such room', 'room_not_found')
+    game = current_app.extensions['rhystic.signaling'].game.for_player(room.id, user.public_id)
+    if game is None:
+        raise ApiError(403, 'only a player of this room can see its game')
+    return jsonify(game)
+
+
 @bp.get('/turn')
 @limiter.limit(_limit('RATELIMIT_TURN'))
 def turn_credentials():

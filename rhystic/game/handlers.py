@@ -20,9 +20,11 @@ log = logging.getLogger('rhystic.game')
 
 MAX_CHAT = 500
 MAX_REQUEST_ID = 64
-# Per player (an account in a room, on this worker): a held "-1" button repeats about
-# ten times a second, so bursts are generous; chat is slower.
-RATES = {'game': (20, 60), 'chat': (1, 5)}
+# Per player (an account in a room, on this worker), as (rate per second, burst), each
+# overridable in the app config (RHYSTIC_GAME_RATE, ...): a held "-1" button repeats
+# about ten times a second, so bursts are generous; chat is slower.
+RATES = {'game': ('GAME_RATE', 20, 'GAME_BURST', 60),
+         'chat': ('CHAT_RATE', 1, 'CHAT_BURST', 5)}
 
 
 def register(signaling):
@@ -43,9 +45,8 @@ class GameHandlers:
         self.server = signaling.server
         self.store = store or GameStore()
         config = signaling.config
-        self.rates = {kind: (config.get(f'GAME_{kind.upper()}_RATE', rate),
-                             config.get(f'GAME_{kind.upper()}_BURST', burst))
-                      for kind, (rate, burst) in RATES.items()}
+        self.rates = {kind: (config.get(rate_key, rate), config.get(burst_key, burst))
+                      for kind, (rate_key, rate, burst_key, burst) in RATES.items()}
         self.buckets = {}  # (room_id, user_id, kind) -> TokenBucket
 
     # -- who is acting ----------------------------------------------------------------
@@ -100,6 +101,16 @@ class GameHandlers:
             log.exception('game state left out of a welcome', extra={'event': 'error',
                                                                      'room': room_id})
             return {'game': None}
+
+    def for_player(self, room_id, user_id):
+        """The table for GET /api/rooms/<id>/game, or None unless the account plays here:
+        it is in the game, holds a seat in the room, or hosts it."""
+        state = self.store.state(room_id)
+        actor = self.actor(room_id, user_id)
+        if not (actor.host or user_id in state['players'] or
+                any(p['user_id'] == user_id for p in self.signaling.rooms.peers(room_id))):
+            return None
+        return self._snapshot(room_id, actor, state)
 
     def _snapshot(self, room_id, actor, state):
         return {'version': state['version'], 'state': public(state),
