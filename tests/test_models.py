@@ -162,8 +162,10 @@ MARKS = st.lists(st.characters(categories=['Mn']), max_size=3).map(''.join)
 
 @given(st.lists(st.tuples(VISIBLE, MARKS).map(''.join), min_size=1, max_size=10).map(''.join))
 def test_display_name_of_letters_with_up_to_three_marks_each_is_kept(text):
-    if len(unicodedata.normalize('NFC', text)) <= 40:
-        assert clean_display_name(text) == unicodedata.normalize('NFC', text)
+    # NFC may split a letter into a base and a mark (U+0958 is U+0915 U+093C): count after.
+    normal = unicodedata.normalize('NFC', text)
+    if len(normal) <= 40 and _marks_per_base(normal) <= 3:
+        assert clean_display_name(text) == normal
 
 
 def test_guest(ctx):
