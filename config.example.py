@@ -37,7 +37,9 @@ PORT = 8080                    # setup.sh and the Procfile bind here; PORT overr
 # localhost, and the url is otherwise the path alone. Example: 'https://play.example.org'
 PUBLIC_URL = None
 SQLALCHEMY_TRACK_MODIFICATIONS = False
-SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True}
+# hide_parameters keeps bound values (names, token hashes) out of errors and logs; it is
+# added when missing, so set it to False explicitly to see them while debugging.
+SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True, 'hide_parameters': True}
 
 # --- TURN and STUN (see the README's TURN section) -------------------------------------
 # coturn's static-auth-secret (use-auth-secret). Required outside debug when TURN_URLS

@@ -14,6 +14,10 @@ def create_app(config=None):
     logs.init_app(app)
 
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
+    # Bound values (names, token hashes) stay out of SQLAlchemy's errors and echo logs,
+    # even when config.py replaces the engine options without saying so.
+    app.config['SQLALCHEMY_ENGINE_OPTIONS'] = {
+        'hide_parameters': True, **app.config['SQLALCHEMY_ENGINE_OPTIONS']}
     db.init_app(app)
     migrate.init_app(app, db, directory=config_module.os.path.join(
         config_module.PROJECT_ROOT, 'migrations'))

@@ -85,7 +85,8 @@ class Defaults:
     CAPTURE_FPS = 30
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
-    SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True}
+    # hide_parameters: no bound values (names, token hashes) in errors and logs.
+    SQLALCHEMY_ENGINE_OPTIONS = {'pool_pre_ping': True, 'hide_parameters': True}
 
 
 class ConfigError(SystemExit):

@@ -1,12 +1,18 @@
 """Logs: with RHYSTIC_LOG_FORMAT=json every line a real server writes is one JSON object,
 the events operators look for are there, and no token, secret or SDP ever is."""
+import io
 import json
+import logging
 import secrets
 
 import pytest
 import requests
 
 from clients import PyPeer, api_room, api_user, refusal
+from conftest import new_user
+from rhystic import logs
+from rhystic.extensions import db
+from rhystic.models import User
 from servers import Server, migrate, wait_until
 
 FIELDS = {'time', 'level', 'logger', 'event', 'room', 'peer', 'user', 'remote_addr'}
@@ -114,3 +120,63 @@ def test_text_format_is_the_default_and_one_line_per_event(tmp_path):
         assert user['token'] not in server.log()
     finally:
         server.stop()
+
+
+# --- a database error: the statement, never the values ---------------------------------
+
+def break_renames(app):
+    """Make the next UPDATE of users fail, the way each database reports it."""
+    if db.engine.dialect.name == 'sqlite':
+        return ("CREATE TRIGGER no_rename BEFORE UPDATE ON users "
+                "BEGIN SELECT RAISE(ABORT, 'renames are off'); END", 'DROP TRIGGER no_rename')
+    # PostgreSQL's DETAIL repeats the whole failing row: name, user id, token hash.
+    return ("ALTER TABLE users ADD CONSTRAINT no_rename CHECK (display_name = 'Alice')",
+            'ALTER TABLE users DROP CONSTRAINT no_rename')
+
+
+def test_sqlalchemy_keeps_bound_values_out_of_its_errors(app):
+    marker = 'value-' + secrets.token_hex(6)
+    with app.app_context():
+        with pytest.raises(Exception) as caught:
+            db.session.execute(db.text('SELECT * FROM no_such_table WHERE x = :v'), {'v': marker})
+        db.session.rollback()
+    assert 'no_such_table' in str(caught.value)
+    assert marker not in str(caught.value) and 'parameters hidden' in str(caught.value)
+
+
+@pytest.mark.parametrize('log_format', ['json', 'text'])
+def test_a_database_error_is_logged_without_the_values(app, log_format):
+    app.config['LOG_FORMAT'] = log_format
+    logs.init_app(app)
+    stream = io.StringIO()
+    logging.getLogger('rhystic').handlers[0].setStream(stream)
+    # The migrations' fileConfig (alembic's env.py) disabled the loggers made before it.
+    logging.getLogger('rhystic.errors').disabled = False
+    client = app.test_client()
+    alice = new_user(client, 'alice', 'Alice')
+    new_name = 'Zed ' + secrets.token_hex(6)
+    with app.app_context():
+        token_hash = User.by_public_id(alice['user_id']).token_hash
+        breaking, repair = break_renames(app)
+        db.session.execute(db.text(breaking))
+        db.session.commit()
+    try:
+        response = client.patch('/api/me', json={'display_name': new_name},
+                                headers={'Authorization': f'Bearer {alice["token"]}'})
+    finally:
+        with app.app_context():
+            db.session.execute(db.text(repair))
+            db.session.commit()
+    assert response.status_code == 500
+    assert response.get_json()['error']['code'] == 'internal'
+    assert new_name not in response.get_data(as_text=True)
+
+    text = stream.getvalue()
+    if log_format == 'json':
+        text = '\n'.join(json.loads(line)['exception'] for line in text.splitlines())
+    assert 'UPDATE users SET display_name' in text and 'IntegrityError' in text, text
+    for what, value in {'new name': new_name, 'token hash': token_hash, 'token': alice['token'],
+                        'user id': alice['user_id'], 'username': "'alice'"}.items():
+        assert value not in text, f'the {what} appears in the log: {text}'
+    assert ', alice,' not in text and '(alice' not in text, text
+
