@@ -9,13 +9,17 @@ they run in (master or worker, even with --preload) and get the worker object:
   the worker exits within RHYSTIC_SHUTDOWN_TIMEOUT seconds (default 5), not 30;
 - metrics: a Prometheus multiprocess directory shared by all workers, cleaned at start
   and of dead workers' live gauges, so /metrics is right whichever worker answers;
-- RHYSTIC_LOG_FORMAT=json makes gunicorn's own lines JSON too.
+- RHYSTIC_LOG_FORMAT=json makes every line JSON: gunicorn's own, other libraries', and
+  what would reach stderr raw (warnings, a failing thread or greenlet, a stray print).
 """
 import glob
 import os
 import shutil
 import signal
+import sys
 import tempfile
+
+from rhystic import logs
 
 graceful_timeout = int(os.environ.get('RHYSTIC_SHUTDOWN_TIMEOUT', 5))
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl),
@@ -39,6 +43,8 @@ if os.environ.get('RHYSTIC_LOG_FORMAT') == 'json':
             # No access log: request lines would add little, and URLs can carry ids.
         },
     }
+# Here, so the master has it too; forked workers inherit it.
+logs.route_process_output(json_lines=os.environ.get('RHYSTIC_LOG_FORMAT') == 'json')
 
 
 def on_starting(server):
@@ -66,6 +72,9 @@ def on_exit(server):
 
 
 def post_worker_init(worker):
+    if 'gevent' in sys.modules:  # the gevent worker, whose hub prints failures itself
+        from gevent import get_hub
+        logs.route_greenlet_errors(get_hub())
     drain = getattr(worker.wsgi, 'extensions', {}).get('rhystic.drain')
     if drain is None:
         return

@@ -3,14 +3,24 @@
 Handlers pass context as `extra={'event': ..., 'room': ..., 'peer': ..., 'user': ...}`.
 Nothing here ever logs a token, a secret or an SDP body: callers pass ids only, and a
 database error's traceback leaves out the values (see format_exception).
+
+In JSON mode every line a process writes is one JSON object: third-party loggers go
+through the root logger's handler, and what would otherwise print a traceback or a raw
+line to stderr (warnings, a failing thread or greenlet, a library's print) is routed
+here too; gunicorn.conf.py does that for the processes gunicorn runs.
 """
 import json
 import logging
 import sys
+import threading
 import traceback
 from datetime import datetime, timezone
 
 FIELDS = ('event', 'room', 'peer', 'user', 'remote_addr', 'reason', 'path', 'status')
+# Libraries that add a handler of their own (plain text, to stderr) unless their logger
+# already has a level: given one, they log through ours instead.
+SELF_HANDLING = ('engineio.server', 'socketio.server', 'engineio.client', 'socketio.client')
+THIRD_PARTY_LEVEL = 'WARNING'
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,18 +55,38 @@ class TextFormatter(logging.Formatter):
         return format_exception(exc_info)
 
 
+def formatter(log_format):
+    if log_format == 'json':
+        return JsonFormatter()
+    return TextFormatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
+
+
 def init_app(app):
     handler = logging.StreamHandler(sys.stdout)
-    if app.config['LOG_FORMAT'] == 'json':
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(TextFormatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+    handler.setFormatter(formatter(app.config['LOG_FORMAT']))
+    handler.rhystic = True
     logger = logging.getLogger('rhystic')
     for old in list(logger.handlers):
         logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(app.config['LOG_LEVEL'])
     logger.propagate = False
+    _third_party_through(handler)
+
+
+def _third_party_through(handler):
+    for name in SELF_HANDLING:
+        library = logging.getLogger(name)
+        for old in list(library.handlers):
+            library.removeHandler(old)
+        library.setLevel(THIRD_PARTY_LEVEL)
+    root = logging.getLogger()
+    # gunicorn (JSON mode) or pytest may already have a handler there: it stays theirs.
+    if all(getattr(old, 'rhystic', False) for old in root.handlers):
+        for old in list(root.handlers):
+            root.removeHandler(old)
+        root.addHandler(handler)
+        root.setLevel(THIRD_PARTY_LEVEL)
 
 
 # --- tracebacks without a database's values ------------------------------------------
@@ -140,3 +170,75 @@ def _driver_message(exc):
     if any(cls.__name__ in ('DatabaseError', 'InterfaceError') for cls in type(exc).__mro__):
         return ''  # another driver's DB-API error: its class says enough, its message may not
     return None
+
+
+# --- what would otherwise reach stderr raw ---------------------------------------------
+
+def route_process_output(json_lines):
+    """Warnings, failing threads and unraisable errors go to logging, as one entry each
+    with the traceback inside; in JSON mode, any other line on stderr becomes JSON."""
+    logging.captureWarnings(True)
+    crash = logging.getLogger('rhystic.crash')
+
+    def thread_failed(args):
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread else 'a thread'
+        crash.error('%s failed with %s', name, args.exc_type.__name__,
+                    exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    def unraisable(args):
+        crash.error('%s: %s', args.err_msg or 'Exception ignored in', args.object,
+                    exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    def uncaught(kind, value, tb):
+        crash.critical('uncaught %s', kind.__name__, exc_info=(kind, value, tb))
+
+    threading.excepthook = thread_failed
+    sys.unraisablehook = unraisable
+    sys.excepthook = uncaught
+    if json_lines and not isinstance(sys.stderr, JsonLineStream):
+        sys.stderr = JsonLineStream(sys.stderr)
+
+
+def route_greenlet_errors(hub):
+    """gevent prints a greenlet's failure to stderr itself; log it instead."""
+    crash = logging.getLogger('rhystic.crash')
+
+    def print_exception(context, kind, value, tb):
+        crash.error('%s failed with %s', context, getattr(kind, '__name__', kind),
+                    exc_info=(kind, value, tb) if value is not None else None)
+
+    hub.print_exception = print_exception
+
+
+class JsonLineStream:
+    """stderr in JSON mode: each line written to it raw becomes one JSON entry, an error
+    (warnings and tracebacks come through logging; what is left is a complaint)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending = ''
+        self.formatter = JsonFormatter()
+
+    def write(self, text):
+        self.pending += text
+        while '\n' in self.pending:
+            line, self.pending = self.pending.split('\n', 1)
+            if line.strip():
+                record = logging.LogRecord('stderr', logging.ERROR, '', 0, line, None, None)
+                self.stream.write(self.formatter.format(record) + '\n')
+        self.stream.flush()
+        return len(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def fileno(self):
+        return self.stream.fileno()
+
+    def isatty(self):
+        return False
+
+    def __getattr__(self, name):  # encoding, errors, buffer...: the stream's own
+        return getattr(self.stream, name)

@@ -37,8 +37,9 @@ def wait_until(condition, timeout=10.0, interval=0.05, message='condition'):
 class Server:
     """`gunicorn -k gevent wsgi:app` on a port of its own, with the given environment."""
 
-    def __init__(self, env, port=None, workers=1, log_path=None, extra_args=()):
+    def __init__(self, env, port=None, workers=1, log_path=None, extra_args=(), app='wsgi:app'):
         self.port = port or free_port()
+        self.app = app
         self.env = {**os.environ, **env}
         self.workers = workers
         self.extra_args = list(extra_args)
@@ -54,7 +55,7 @@ class Server:
         self.proc = subprocess.Popen(
             [os.path.join(VENV_BIN, 'gunicorn'), '-k', 'gevent', '-w', str(self.workers),
              '--worker-connections', '10000', '--bind', f'127.0.0.1:{self.port}',
-             '--graceful-timeout', '3', *self.extra_args, 'wsgi:app'],
+             '--graceful-timeout', '3', *self.extra_args, self.app],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         log.close()

@@ -3,7 +3,10 @@ the events operators look for are there, and no token, secret or SDP ever is."""
 import io
 import json
 import logging
+import os
 import secrets
+import sqlite3
+import subprocess
 
 import pytest
 import requests
@@ -13,7 +16,7 @@ from conftest import new_user
 from rhystic import logs
 from rhystic.extensions import db
 from rhystic.models import User
-from servers import Server, migrate, wait_until
+from servers import ROOT, VENV_BIN, Server, free_port, migrate, wait_until
 
 FIELDS = {'time', 'level', 'logger', 'event', 'room', 'peer', 'user', 'remote_addr'}
 SDP_MARKER = 'a=rhystic-sdp-marker-' + secrets.token_hex(6)
@@ -180,3 +183,86 @@ def test_a_database_error_is_logged_without_the_values(app, log_format):
         assert value not in text, f'the {what} appears in the log: {text}'
     assert ', alice,' not in text and '(alice' not in text, text
 
+
+# --- every line JSON, whoever writes it ------------------------------------------------
+
+def json_lines(text):
+    """Every line of a process's output as JSON objects; fails on the first that is not."""
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise AssertionError(f'line {number} is not JSON: {line!r}\n{text[-3000:]}') from None
+        assert isinstance(entry, dict) and FIELDS <= set(entry), line
+        entries.append(entry)
+    return entries
+
+
+# The loggers tests/noisy_app.py writes to, each with and without a traceback.
+THIRD_PARTY = ('engineio.server', 'socketio.server', 'simple_websocket', 'sqlalchemy.engine',
+               'werkzeug', 'gunicorn.error', 'flask_limiter')
+
+
+def test_every_line_a_json_server_writes_is_json_whoever_writes_it(tmp_path):
+    env = {'RHYSTIC_SECRET_KEY': secrets.token_urlsafe(24), 'RHYSTIC_LOG_FORMAT': 'json',
+           'RHYSTIC_LOG_LEVEL': 'INFO', 'DATABASE_URL': f'sqlite:///{tmp_path}/noise.db'}
+    migrate(env)
+    server = Server(env, app='noisy_app:app', extra_args=['--pythonpath', 'tests']).start()
+    try:
+        owner = api_user(server.url, 'Owner')
+        # Third-party loggers, a warning, a thread and a background task that fail, and
+        # a raw line on stderr, all from inside the worker.
+        assert requests.get(server.url + '/_test/noise', timeout=5).json() == {'ok': True}
+        # Engine.IO's own complaints about clients.
+        requests.get(server.url + '/socket.io/?EIO=4&transport=polling&sid=nope', timeout=5)
+        requests.get(server.url + '/socket.io/?EIO=3&transport=polling', timeout=5)
+        # A database error: its traceback inside one JSON object, without the values.
+        with sqlite3.connect(f'{tmp_path}/noise.db') as conn:
+            conn.execute('DROP TABLE rooms')
+        room_name = 'Room ' + secrets.token_hex(6)
+        response = requests.post(server.url + '/api/rooms', json={'name': room_name},
+                                 headers={'Authorization': f'Bearer {owner["token"]}'},
+                                 timeout=5)
+        assert response.status_code == 500
+        wait_until(lambda: all(f'{what} failed on purpose' in server.log()
+                               for what in ('a thread', 'a background task')), 10,
+                   message='the failing thread and task to be reported')
+    finally:
+        server.stop()
+    entries = json_lines(server.log())  # gunicorn's shutdown lines included
+
+    def entry(condition, what):
+        found = [e for e in entries if condition(e)]
+        assert found, f'nothing logged for {what}'
+        return found[0]
+
+    for what in ('a thread', 'a background task'):
+        failed = entry(lambda e: f'{what} failed on purpose' in (e.get('exception') or ''), what)
+        assert failed['level'] == 'error'
+        assert 'Traceback (most recent call last)' in failed['exception']
+    for name in THIRD_PARTY:
+        said = entry(lambda e: e['logger'] == name and 'says hello' in e['message'], name)
+        assert said['message'] == f'{name} says hello\nover two lines'
+        entry(lambda e: e['logger'] == name and 'RuntimeError' in (e.get('exception') or ''),
+              f'{name} with a traceback')
+    entry(lambda e: 'a warning on purpose' in e['message'], 'the warning')
+    entry(lambda e: e['message'] == 'a raw line on stderr', 'the raw stderr line')
+    entry(lambda e: 'Invalid session' in e['message'], "Engine.IO's invalid session")
+    db_error = entry(lambda e: e['event'] == 'error' and e['path'] == '/api/rooms', 'the 500')
+    assert 'no such table: rooms' in db_error['exception']
+    leaks = [line for line in server.log().splitlines() if room_name in line]
+    assert not leaks, leaks
+
+
+def test_a_refusal_to_start_is_one_json_line_in_json_mode(tmp_path):
+    env = {'PATH': os.environ['PATH'], 'HOME': str(tmp_path), 'RHYSTIC_LOG_FORMAT': 'json',
+           'DATABASE_URL': f'sqlite:///{tmp_path}/refused.db'}   # and no RHYSTIC_SECRET_KEY
+    done = subprocess.run(
+        [os.path.join(VENV_BIN, 'gunicorn'), '-k', 'gevent', '-w', '1',
+         '--bind', f'127.0.0.1:{free_port()}', 'wsgi:app'],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0
+    entries = json_lines(done.stdout + done.stderr)
+    refusals = [e for e in entries if 'RHYSTIC_SECRET_KEY' in e['message']]
+    assert len(refusals) == 1 and refusals[0]['level'] in ('error', 'critical'), entries
