@@ -1,5 +1,6 @@
 """A raw Engine.IO WebSocket, for tests that speak the wire as an attacker would."""
 import json
+import time
 
 import websocket
 from websocket import ABNF
@@ -39,11 +40,17 @@ class RawSocket:
 
     def close_code(self, timeout=10):
         """Read until the server closes; returns its close code, or None if the TCP
-        connection simply ended."""
-        self.ws.settimeout(timeout)
+        connection simply ended. Engine.IO pings go unanswered: only a close counts."""
+        deadline = time.monotonic() + timeout
         while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f'the server did not close the connection in {timeout}s')
+            self.ws.settimeout(left)
             try:
                 opcode, data = self.ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                continue
             except (websocket.WebSocketConnectionClosedException, ConnectionError):
                 return None
             if opcode == ABNF.OPCODE_CLOSE:

@@ -16,9 +16,12 @@ from servers import Server, wait_until
 from test_signaling import Peer, users
 from test_signaling_live import SDP, server_env
 
-EVENTS = ['signal', 'update', 'leave', 'ice-servers']
+EVENTS = ['signal', 'update', 'leave', 'ice-servers', 'kick']
+# Names python-socketio would otherwise dispatch to the lifecycle handlers (gate.py).
+RESERVED = ['connect', 'disconnect', '*']
+# Every ack error code docs/protocol.md documents.
 ERROR_CODES = {'invalid_request', 'unknown_peer', 'too_large', 'rate_limited', 'unknown_event',
-               'not_joined'}
+               'not_joined', 'forbidden', 'unavailable'}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1)
@@ -60,7 +63,7 @@ def arena(tmp_path):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(event=st.sampled_from(EVENTS) | st.text(min_size=1, max_size=30),
+@given(event=st.sampled_from(EVENTS + RESERVED) | st.text(min_size=1, max_size=30),
        payload=payloads)
 def test_every_event_answers_arbitrary_payloads(arena, event, payload):
     app, fuzz_room, target, token, (c, d) = arena
@@ -79,6 +82,13 @@ def poke(fuzzer, target, bystanders, event, payload):
     check_ack(ack)
     if event == 'signal' or event not in EVENTS:
         assert not ack['ok'], 'no arbitrary payload is a deliverable signal'
+    if event in RESERVED:
+        assert ack['error']['code'] == 'unknown_event'
+        assert fuzzer.connected
+        assert fuzzer.peer_id not in [e['peer_id'] for e in target.events('peer-left')]
+    if event == 'kick':
+        assert not ack['ok'], 'the fuzzer does not own the room'
+        assert target.connected
     if event == 'update' and ack['ok']:
         update = target.next('peer-updated')
         assert update['peer_id'] == fuzzer.peer_id

@@ -161,9 +161,13 @@ class Gate:
             self.server.eio.disconnect(eio_sid)
 
     def _filter(self, eio_sid, data):
-        if not isinstance(data, str):
+        if isinstance(data, (bytes, bytearray)):
             return self._refuse_binary(eio_sid, None)
         try:
+            # Engine.IO hands over text that starts with a digit as it came, and decodes
+            # anything else as JSON: that can't be a Socket.IO packet.
+            if not isinstance(data, str):
+                raise ValueError(type(data).__name__)
             pkt = self.server.packet_class(encoded_packet=data)
         except Exception:
             return self._note('bad_packet', 'a message that is not Socket.IO was dropped',
