@@ -205,6 +205,7 @@ def test_an_action_flood_is_rate_limited_per_player(tmp_path):
     for _ in range(3):
         t.act(t.alice, type='life', player=t.uid(t.alice), delta=-1)
     assert _code(t.alice.emit('game', {'type': 'roll'})) == 'rate_limited'
+    assert _code(t.alice.emit('game-sync')) == 'rate_limited', 'reads cost too'
     second_device = Peer(t.app, t.room, t.users[0]['token'])
     assert _code(second_device.emit('game', {'type': 'roll'})) == 'rate_limited', \
         'the limit is the player’s, not the socket’s'

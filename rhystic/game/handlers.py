@@ -135,6 +135,7 @@ class GameHandlers:
 
     def on_sync(self, namespace, sid, session, payload):
         protocol.parse_empty(payload, protocol.GAME_SYNC)
+        self._take(session, 'game')  # reads cost the database too
         with self._context(sid, namespace):
             state = self.store.state(session.room_id)
             actor = self.actor(session.room_id, session.user_id)
@@ -142,6 +143,7 @@ class GameHandlers:
 
     def on_log(self, namespace, sid, session, payload):
         before, limit = parse_log_page(payload)
+        self._take(session, 'game')
         with self._context(sid, namespace):
             return {'ok': True, 'log': self.store.log(session.room_id, limit, before)}
 
