@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rhystic setup. Idempotent: run it again any time.
 #   ./setup.sh --run     install, migrate, and serve on http://localhost:8080
-#   ./setup.sh --test    install test dependencies and run the whole suite (args go to pytest)
+#   ./setup.sh --test    install test dependencies, make sure the services the tests use
+#                        are there, and run the whole suite (args go to pytest)
 #   ./setup.sh --install install only (what a deploy runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -83,6 +84,121 @@ start_coturn() {
   trap 'kill $COTURN_PID 2>/dev/null || true' EXIT
 }
 
+# --- what the tests need -------------------------------------------------------------
+# coturn, Chromium, PostgreSQL and Redis (README: "What the tests need"). As root on
+# Debian or Ubuntu, missing packages are installed and stopped services started; what is
+# still missing then stops the run before any test, with one line that says what to do.
+CHROMIUM="${RHYSTIC_CHROMIUM:-/usr/bin/chromium}"
+TEST_PG="${RHYSTIC_TEST_PG:-postgresql://postgres@127.0.0.1:5432/test}"
+TEST_REDIS="${RHYSTIC_TEST_REDIS:-redis://127.0.0.1:6379/0}"
+APT_LOG="${TMPDIR:-/tmp}/rhystic-setup-apt.log"
+
+have_coturn() { command -v turnserver >/dev/null 2>&1 && command -v turnutils_uclient >/dev/null 2>&1; }
+have_chromium() { [ -x "$CHROMIUM" ]; }
+is_root() { [ "$(id -u)" = 0 ]; }
+has_apt() { command -v apt-get >/dev/null 2>&1; }   # Debian, Ubuntu and their kin
+is_local() { case "$1" in 127.0.0.1|localhost|::1) return 0;; *) return 1;; esac; }
+
+# "<host> <port> [problem]" for the test database (pg) or Redis (redis), as the tests
+# will reach them: the database must take a connection, Redis must answer a ping.
+service_check() {
+  "$VENV/bin/python" - "$1" "$TEST_PG" "$TEST_REDIS" <<'PY'
+import sys
+from urllib.parse import urlsplit
+kind, pg, redis_url = sys.argv[1:]
+url = urlsplit(pg if kind == 'pg' else redis_url)
+problem = ''
+try:
+    if kind == 'pg':
+        import psycopg
+        psycopg.connect(pg, connect_timeout=3).close()
+    else:
+        import redis
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3).ping()
+except Exception as exc:
+    problem = ' '.join(str(exc).split()) or type(exc).__name__
+print(url.hostname or '127.0.0.1', url.port or (5432 if kind == 'pg' else 6379), problem)
+PY
+}
+
+answers() { [ -z "$(service_check "$1" | cut -d' ' -f3-)" ]; }
+
+wait_for() {  # a service we just started: poll until it answers, for up to 30 s
+  local i
+  for i in $(seq 1 60); do
+    answers "$1" && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+start_postgres() {  # the first local cluster that is installed and down
+  command -v pg_lsclusters >/dev/null 2>&1 || return 1
+  local version name
+  read -r version name < <(pg_lsclusters -h | awk '$4 == "down" {print $1, $2; exit}') || true
+  [ -n "${version:-}" ] || return 1
+  say "starting PostgreSQL $version/$name"
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$name" start >/dev/null 2>&1 || return 1
+  wait_for pg
+}
+
+start_redis() {  # redis-server, installed but not running on the test port
+  command -v redis-server >/dev/null 2>&1 || return 1
+  local dir="${TMPDIR:-/tmp}"  # nothing is saved: --save "" and no append-only file
+  say "starting Redis on 127.0.0.1:$1 (log: $dir/rhystic-test-redis.log)"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$1" --save "" \
+    --appendonly no --dir "$dir" --logfile "$dir/rhystic-test-redis.log" \
+    >/dev/null 2>&1 || return 1
+  wait_for redis
+}
+
+install_packages() {
+  say "installing $* (apt-get; its output goes to $APT_LOG)"
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  } >"$APT_LOG" 2>&1
+}
+
+missing_packages() {
+  have_coturn || echo coturn
+  have_chromium || echo chromium
+}
+
+test_preflight() {
+  local packages todo=() kind host port problem
+  packages=$(missing_packages | xargs)
+  if [ -n "$packages" ] && is_root && has_apt; then
+    # shellcheck disable=SC2086  # one word per package
+    install_packages $packages || todo+=("apt-get install $packages failed (see $APT_LOG)")
+    packages=$(missing_packages | xargs)
+  fi
+  if [ -n "$packages" ]; then
+    local how="install them with your system's packages (coturn gives turnserver and turnutils_uclient)"
+    has_apt && how="as root: apt-get install --no-install-recommends $packages (or run ./setup.sh --test as root)"
+    have_chromium || how="$how; Chromium must then be at $CHROMIUM, or set RHYSTIC_CHROMIUM"
+    todo+=("install $packages: $how")
+  fi
+  for kind in pg redis; do
+    read -r host port problem < <(service_check "$kind")
+    if [ -n "$problem" ] && is_root && is_local "$host"; then
+      if [ "$kind" = pg ]; then start_postgres || true; else start_redis "$port" || true; fi
+      read -r host port problem < <(service_check "$kind")
+    fi
+    [ -z "$problem" ] && continue
+    if [ "$kind" = pg ]; then
+      todo+=("start PostgreSQL on $host:$port with trust authentication and a database test, or point RHYSTIC_TEST_PG at one ($problem)")
+    else
+      todo+=("start Redis on $host:$port (redis-server --port $port), or point RHYSTIC_TEST_REDIS at one ($problem)")
+    fi
+  done
+  if [ ${#todo[@]} -gt 0 ]; then
+    local line="${todo[0]}" item
+    for item in "${todo[@]:1}"; do line="$line; $item"; done
+    echo "setup.sh --test: no test was run; first $line" >&2
+    exit 3
+  fi
+}
+
 case "$mode" in
   --install)
     ensure_venv requirements.txt
@@ -104,6 +220,7 @@ case "$mode" in
     ;;
   --test)
     ensure_venv requirements-test.txt
+    test_preflight
     vendor_static
     vendor tests/node
     vendor bench

@@ -4,10 +4,12 @@ and the Procfile's two commands run.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 
 import pytest
+import redis as redis_lib
 import requests
 
 from servers import ROOT, VENV_BIN, free_port, wait_until
@@ -218,3 +220,128 @@ def test_procfile_release_then_web_run(tmp_path):
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(30)
+
+
+# --- ./setup.sh --test: what the tests need, before any test runs ------------------------
+
+def path_without(tmp_path, hidden, fakes=None):
+    """A PATH with every program of this one except `hidden`, plus `fakes` (name: script)."""
+    farm = tmp_path / 'bin'
+    farm.mkdir()
+    for directory in os.environ['PATH'].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            program = os.path.join(directory, name)
+            if name in hidden or (farm / name).exists() or not os.access(program, os.X_OK):
+                continue
+            (farm / name).symlink_to(program)
+    for name, script in (fakes or {}).items():
+        (farm / name).write_text('#!/bin/sh\n' + script)
+        (farm / name).chmod(0o755)
+    return str(farm)
+
+
+def fake_id(uid):
+    return f'[ "$1" = -u ] && {{ echo {uid}; exit 0; }}\nexec {shutil.which("id")} "$@"\n'
+
+
+# apt-get that records its arguments and "installs" by making the programs appear.
+FAKE_APT = '''echo "$*" >> "$APT_CALLS"
+case "$*" in *install*)
+  case "$*" in *coturn*) for p in turnserver turnutils_uclient; do
+    printf '#!/bin/sh\\n' > "$FAKE_BIN/$p"; chmod 755 "$FAKE_BIN/$p"; done;; esac
+  case "$*" in *chromium*) printf '#!/bin/sh\\n' > "$RHYSTIC_CHROMIUM"
+    chmod 755 "$RHYSTIC_CHROMIUM";; esac;;
+esac
+'''
+COTURN = ('turnserver', 'turnutils_uclient')
+
+
+def setup_test(tmp_path, path, **env):
+    """./setup.sh --test on one quick test; returns (process, whether pytest ran)."""
+    junit = tmp_path / 'ran.xml'
+    environ = {**os.environ, 'PATH': path, 'RHYSTIC_CHROMIUM': str(tmp_path / 'chromium'),
+               'APT_CALLS': str(tmp_path / 'apt-calls'), 'FAKE_BIN': str(tmp_path / 'bin'),
+               'TMPDIR': str(tmp_path), **env}
+    done = subprocess.run(
+        ['./setup.sh', '--test', '-q', '-p', 'no:cacheprovider', f'--junitxml={junit}',
+         'tests/test_setup.py::test_procfile_has_the_required_commands'],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    return done, junit.exists()
+
+
+def apt_calls(tmp_path):
+    calls = tmp_path / 'apt-calls'
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.parametrize('uid,apt', [(1000, True), (0, False)], ids=['not-root', 'no-apt'])
+def test_setup_test_stops_with_one_line_when_it_cannot_install(tmp_path, uid, apt):
+    fakes = {'id': fake_id(uid), **({'apt-get': FAKE_APT} if apt else {})}
+    path = path_without(tmp_path, {*COTURN, 'apt-get', 'id'}, fakes)
+    done, pytest_ran = setup_test(tmp_path, path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert not pytest_ran and 'test session starts' not in done.stdout
+    assert apt_calls(tmp_path) == []   # not root, or no apt-get: nothing is installed
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    line = lines[0]
+    assert line.startswith('setup.sh --test: no test was run') and 'install coturn chromium' in line
+    assert f'Chromium must then be at {tmp_path}/chromium' in line
+    if apt:
+        assert 'as root: apt-get install --no-install-recommends coturn chromium' in line
+    else:
+        assert 'turnserver and turnutils_uclient' in line
+
+
+def test_setup_test_names_the_services_that_do_not_answer(tmp_path):
+    # Not root, so nothing is started: the line says what to start.
+    path = path_without(tmp_path, {'id'}, {'id': fake_id(1000)})
+    pg_port, redis_port = free_port(), free_port()
+    done, pytest_ran = setup_test(
+        tmp_path, path, RHYSTIC_CHROMIUM='/usr/bin/chromium',
+        RHYSTIC_TEST_PG=f'postgresql://postgres@127.0.0.1:{pg_port}/test',
+        RHYSTIC_TEST_REDIS=f'redis://127.0.0.1:{redis_port}/0')
+    assert done.returncode == 3 and not pytest_ran, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert f'start PostgreSQL on 127.0.0.1:{pg_port} with trust authentication' in line
+    assert f'start Redis on 127.0.0.1:{redis_port}' in line
+    assert 'install' not in line.split('start PostgreSQL')[0].split('no test was run')[1]
+
+
+def test_setup_test_as_root_on_debian_installs_what_is_missing_then_tests(tmp_path):
+    fakes = {'id': fake_id(0), 'apt-get': FAKE_APT}
+    path = path_without(tmp_path, {*COTURN, 'apt-get', 'id'}, fakes)
+    done, pytest_ran = setup_test(tmp_path, path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert apt_calls(tmp_path) == [
+        'update -qq', 'install -y -qq --no-install-recommends coturn chromium']
+    assert pytest_ran and '1 passed' in done.stdout
+
+
+def test_setup_test_as_root_starts_redis_when_it_is_down(tmp_path):
+    port = free_port()
+    path = path_without(tmp_path, {'id'}, {'id': fake_id(0)})
+    started = redis_lib.Redis(port=port, socket_connect_timeout=2)
+    try:
+        done, pytest_ran = setup_test(tmp_path, path, RHYSTIC_CHROMIUM='/usr/bin/chromium',
+                                      RHYSTIC_TEST_REDIS=f'redis://127.0.0.1:{port}/0')
+        assert done.returncode == 0 and pytest_ran, done.stdout + done.stderr
+        assert f'starting Redis on 127.0.0.1:{port}' in done.stdout
+        assert started.ping()
+    finally:
+        try:
+            started.shutdown(nosave=True)
+        except redis_lib.ConnectionError:
+            pass
+
+
+def test_setup_test_passes_on_pytest_exit_code_so_no_tests_fails_ci(tmp_path):
+    # .ci/run relies on this under set -e: pytest's 5 (no tests ran) is a failure.
+    done = subprocess.run(['./setup.sh', '--test', '-q', '-p', 'no:cacheprovider',
+                           'tests/test_setup.py', '-k', 'no_test_has_this_name'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 5, done.stdout + done.stderr
+    ci = open(os.path.join(ROOT, '.ci', 'run')).read()
+    assert 'set -euo pipefail' in ci and './setup.sh --test' in ci and '.ci/audit' in ci
