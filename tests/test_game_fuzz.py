@@ -49,6 +49,7 @@ def messages(ids):
                           'clock': mostly(clock)}),
         'remove-player': ({'player': mostly(st.just('u_nobody'))}, {}),
     }
+    assert set(fields) == set(CLIENT_ACTIONS), 'every action a client may send is fuzzed'
     extra = {'request_id': mostly(st.text(max_size=20)) | st.text(min_size=60, max_size=70)
              | st.integers(-2**63, 2**63 - 1)}
     actions = [st.fixed_dictionaries({'type': st.just(kind), **required},
