@@ -107,10 +107,17 @@ class GameHandlers:
         it is in the game, holds a seat in the room, or hosts it."""
         state = self.store.state(room_id)
         actor = self.actor(room_id, user_id)
-        if not (actor.host or user_id in state['players'] or
-                any(p['user_id'] == user_id for p in self.signaling.rooms.peers(room_id))):
+        if not (actor.host or user_id in state['players'] or self._seated(room_id, user_id)):
             return None
         return self._snapshot(room_id, actor, state)
+
+    def _seated(self, room_id, user_id):
+        try:
+            return any(p['user_id'] == user_id for p in self.signaling.rooms.peers(room_id))
+        except Exception:  # the seat store (Redis) is away: only the game's players, then
+            log.warning('seats unknown for a game read', extra={'event': 'error',
+                                                                'room': room_id})
+            return False
 
     def _snapshot(self, room_id, actor, state):
         return {'version': state['version'], 'state': public(state),
