@@ -4,9 +4,10 @@ import logging
 import time
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_login import current_user
 
 from . import metrics, turn
-from .auth import caller_or_401, callers, sign_in
+from .auth import bearer_token, caller_or_401, callers, sign_in
 from .errors import ApiError, ValidationError
 from .extensions import limiter
 from .models import Room, User
@@ -73,15 +74,61 @@ def update_me():
 @bp.post('/api/rooms')
 @limiter.limit(_limit('RATELIMIT_ROOMS'))
 def create_room():
-    user = caller_or_401()
+    """A room, owned by the caller; without a caller, unowned with a one-time owner token.
+
+    No sign-in opens no CSRF hole. security.py checks CSRF whenever the session cookie
+    is sent, so a signed-in browser still needs its X-CSRFToken and a forged request
+    that carries the cookie is refused. A request without the cookie (or a bearer token)
+    acts for nobody: a forging page gains no one's authority, makes a room it could
+    have made itself, and can't read the owner token, which same-origin rules keep from
+    it. The per-address limit (RATELIMIT_ROOMS) holds for everyone.
+    """
+    user = _caller_or_none()
     data = json_body({'name', 'max_peers'})
-    room = Room.create(user, data.get('name'), data.get('max_peers'),
-                       default_max=current_app.config['MAX_PEERS'])
+    fields = dict(name=data.get('name'), max_peers=data.get('max_peers'),
+                  default_max=current_app.config['MAX_PEERS'])
+    if user is not None:
+        room, owner_token = Room.create(user, **fields), None
+    else:
+        room, owner_token = Room.create_unclaimed(**fields)
     log.info('room created', extra={'event': 'room_created', 'room': room.id,
+                                    'user': user.public_id if user else None})
+    body = {'room_id': room.id, 'status': 'created', 'name': room.name,
+            'max_peers': room.max_peers, 'url': public_url('pages.room', room_id=room.id)}
+    if owner_token:
+        body['owner_token'] = owner_token
+    return jsonify(body), 201
+
+
+def _caller_or_none():
+    """The caller, or None for a request that carries neither a bearer token nor a
+    signed-in session. A bearer token that is wrong is still a 401, not anonymity."""
+    if bearer_token() is None and not current_user.is_authenticated:
+        return None
+    return caller_or_401()
+
+
+@bp.post('/api/rooms/<room_id>/claim')
+@limiter.limit(_limit('RATELIMIT_ROOMS'))
+def claim_room(room_id):
+    """Become the owner of a room made without signing in, with its one-time token."""
+    user = caller_or_401()
+    data = json_body({'owner_token'}, required=('owner_token',))
+    token = data['owner_token']
+    if not isinstance(token, str):
+        raise ValidationError('owner_token must be a string', 'owner_token')
+    if Room.get(room_id) is None:
+        note_failed_lookup()
+        raise ApiError(404, 'no such room', 'room_not_found')
+    if not Room.claim(room_id, token, user):
+        raise ApiError(403, 'this owner token does not fit this room, or it was used '
+                            'already: a room is claimed once', 'owner_token_invalid')
+    signaling = current_app.extensions.get('rhystic.signaling')
+    if signaling is not None:
+        signaling.directory.forget(room_id)  # this worker's joins see the owner at once
+    log.info('room claimed', extra={'event': 'room_claimed', 'room': room_id,
                                     'user': user.public_id})
-    return jsonify({'room_id': room.id, 'status': 'created', 'name': room.name,
-                    'max_peers': room.max_peers,
-                    'url': public_url('pages.room', room_id=room.id)}), 201
+    return jsonify({'room_id': room_id, 'status': 'claimed', 'owner': user.public_id})
 
 
 def public_url(endpoint, **values):

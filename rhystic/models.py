@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -143,6 +143,9 @@ class Room(db.Model):
     created_by: Mapped[int | None] = mapped_column(db.ForeignKey('users.id', ondelete='SET NULL'))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_active_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # A room made without signing in has no owner; whoever presents its one-time owner
+    # token (see claim) becomes it. Only the token's hash is kept, and only until used.
+    owner_token_hash: Mapped[str | None] = mapped_column(String(64))
 
     def to_dict(self, peer_count=0):
         return {'id': self.id, 'name': self.name, 'peer_count': peer_count,
@@ -187,13 +190,14 @@ class Room(db.Model):
 
     @classmethod
     def create(cls, creator, name=None, max_peers=None, room_id=None,
-               default_max=MAX_PEERS_LIMIT):
+               default_max=MAX_PEERS_LIMIT, owner_token_hash=None):
         name, max_peers = cls.clean_fields(name, max_peers, default_max)
         if room_id is not None and not cls.valid_id(room_id):
             raise ValidationError('room id must be 3 to 40 of a-z, 0-9 and -', 'room_id')
         for _ in range(5):
             room = cls(id=room_id or cls.new_id(), name=name, max_peers=max_peers,
-                       created_by=creator.id if creator else None)
+                       created_by=creator.id if creator else None,
+                       owner_token_hash=owner_token_hash)
             db.session.add(room)
             try:
                 db.session.commit()
@@ -205,6 +209,30 @@ class Room(db.Model):
                     if existing:
                         return existing
         raise ApiError(503, 'could not allocate a room id; try again')
+
+    @classmethod
+    def create_unclaimed(cls, name=None, max_peers=None, default_max=MAX_PEERS_LIMIT):
+        """A room with no owner yet; returns (room, owner token). The token is shown
+        once, and makes whoever presents it to claim() the room's owner."""
+        token = secrets.token_urlsafe(32)
+        room = cls.create(None, name, max_peers, default_max=default_max,
+                          owner_token_hash=hash_token(token))
+        return room, token
+
+    @classmethod
+    def claim(cls, room_id, token, user):
+        """Make user the owner of an unclaimed room, spending its owner token.
+
+        One conditional UPDATE, so that of two claims racing with the same token exactly
+        one wins. False for a wrong token, a spent one, or a room that has an owner.
+        """
+        if not isinstance(token, str) or not 10 <= len(token) <= 200:
+            return False
+        claimed = db.session.execute(
+            update(cls).where(cls.id == room_id, cls.owner_token_hash == hash_token(token))
+            .values(created_by=user.id, owner_token_hash=None))
+        db.session.commit()
+        return claimed.rowcount == 1
 
     @classmethod
     def get(cls, room_id):

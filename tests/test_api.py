@@ -355,8 +355,51 @@ def test_rename_rejects_bad_input(app, client):
         assert_error(other.patch('/api/me', json=body, headers=bearer(token)), 400)
 
 
-def test_create_room_needs_a_caller(client):
-    assert_error(client.post('/api/rooms', json={}), 401, 'unauthorized')
+def test_a_room_made_without_signing_in_is_claimed_once_with_its_owner_token(app, client):
+    response = client.post('/api/rooms')
+    assert response.status_code == 201
+    body = response.get_json()
+    assert set(body) == {'room_id', 'status', 'name', 'max_peers', 'url', 'owner_token'}
+    assert body['status'] == 'created' and len(body['owner_token']) >= 40
+    room_id, owner_token = body['room_id'], body['owner_token']
+    with app.app_context():  # only a hash is kept
+        from rhystic.models import Room
+        assert owner_token not in (Room.get(room_id).owner_token_hash or '')
+
+    hana = new_user(app.test_client(), 'hana')['token']
+    ivan = new_user(app.test_client(), 'ivan')['token']
+    claim = f'/api/rooms/{room_id}/claim'
+    assert_error(app.test_client().post(claim, json={'owner_token': owner_token}), 401)
+    assert_error(app.test_client().post(claim, json={'owner_token': 'x' * 43},
+                                        headers=bearer(hana)), 403, 'owner_token_invalid')
+    assert_error(app.test_client().post(claim, json={'owner_token': 5}, headers=bearer(hana)),
+                 400, 'invalid_request')
+    assert_error(app.test_client().post('/api/rooms/abc-defg-hjk/claim',
+                                        json={'owner_token': owner_token},
+                                        headers=bearer(hana)), 404, 'room_not_found')
+    claimed = app.test_client().post(claim, json={'owner_token': owner_token},
+                                     headers=bearer(hana))
+    assert claimed.status_code == 200, claimed.get_json()
+    hana_id = app.test_client().get('/api/me', headers=bearer(hana)).get_json()['user_id']
+    assert claimed.get_json() == {'room_id': room_id, 'status': 'claimed', 'owner': hana_id}
+    assert_error(app.test_client().post(claim, json={'owner_token': owner_token},
+                                        headers=bearer(ivan)), 403, 'owner_token_invalid')
+    with app.app_context():
+        assert Room.get(room_id).owner_public_id() == hana_id
+
+
+def test_a_signed_in_creator_owns_the_room_and_gets_no_owner_token(client):
+    token = new_user(client, 'jules')['token']
+    body = client.post('/api/rooms', headers=bearer(token)).get_json()
+    assert 'owner_token' not in body
+    assert_error(client.post(f'/api/rooms/{body["room_id"]}/claim',
+                             json={'owner_token': 'y' * 43}, headers=bearer(token)),
+                 403, 'owner_token_invalid')
+
+
+def test_a_wrong_bearer_token_is_refused_not_taken_for_no_sign_in(client):
+    assert_error(client.post('/api/rooms', headers=bearer('made-up-token-1234')), 401,
+                 'unauthorized')
 
 
 def test_oversized_body_is_413(client):

@@ -58,8 +58,10 @@ def _display_name(auth, user):
 class RoomDirectory:
     """Room metadata by id, read from SQL once and then cached: joins are frequent."""
 
-    def __init__(self, ttl=60.0, touch_every=600.0):
-        self.ttl, self.touch_every = ttl, touch_every
+    def __init__(self, ttl=60.0, touch_every=600.0, unowned_ttl=2.0):
+        # A room without an owner may be claimed at any moment (POST .../claim): it is
+        # read again sooner, so that every worker sees its new owner within seconds.
+        self.ttl, self.touch_every, self.unowned_ttl = ttl, touch_every, unowned_ttl
         self._cache = {}  # room_id -> [expires, (name, max_peers, owner), last_touch]
 
     def get(self, room_id):
@@ -78,8 +80,11 @@ class RoomDirectory:
             return None
         room.touch(unless_within=self.touch_every)
         info = (room.name, room.max_peers, room.owner_public_id())
-        self._cache[room_id] = [now + self.ttl, info, now]
+        self._cache[room_id] = [now + (self.ttl if info[2] else self.unowned_ttl), info, now]
         return info
+
+    def forget(self, room_id):
+        self._cache.pop(room_id, None)
 
 
 class Signaling:
