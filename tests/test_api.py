@@ -174,6 +174,17 @@ def test_room_url_is_built_on_the_public_url(tmp_path):
         assert url == f'https://play.example.org/r/{room_id}'
 
 
+def test_pages_never_repeat_the_host_header_either(sqlite_app):
+    token = new_user(sqlite_app.test_client(), 'pages')['token']
+    _, room_id = room_url(sqlite_app, token)
+    client = sqlite_app.test_client()
+    for path in ('/', f'/r/{room_id}', '/r/no-such-room', '/nowhere'):
+        response = client.get(path, base_url='http://evil.example',
+                              headers={'X-Forwarded-Host': 'evil.example'})
+        assert 'evil' not in response.get_data(as_text=True), path
+        assert 'evil' not in str(response.headers), path
+
+
 def test_room_ids_are_distinct_and_readable(app, client):
     token = new_user(client, 'hank')['token']
     ids = {new_room(app.test_client(), token) for _ in range(20)}
