@@ -1,7 +1,5 @@
 """The pure game logic, room-wide: markers, turns, seats, clocks, dice, settings, a new
 game and removing a player (rhystic/game/table.py)."""
-import random
-
 import pytest
 
 from rhystic.game import rules
