@@ -39,7 +39,8 @@ export class SignalingError extends Error {
 
 /**
  * Events: `welcome` (Welcome), `peer-joined` (Peer), `peer-updated` (partial Peer),
- * `peer-left` ({peer_id, reason}), `signal` (Signal), `state` (SignalingState),
+ * `peer-left` ({peer_id, reason}), `signal` (Signal), `game-update`, `chat-message`
+ * (docs/protocol.md, "The game table"), `state` (SignalingState),
  * `refused` (SignalingError, once the server will not have us back; code `kicked` when
  * the room's creator removed us).
  */
@@ -129,7 +130,8 @@ export class SignalingClient extends Emitter {
     // A server that seats several newcomers at once can tell us of a peer (or relay its
     // offer) before our own welcome: hold those back until the welcome, so that the
     // room is always read in the order welcome, then changes.
-    for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal']) {
+    for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal',
+      'game-update', 'chat-message']) {
       socket.on(event, (payload) => {
         if (this._welcomed) this._deliver(event, payload);
         else this._early.push([event, payload]);
@@ -266,6 +268,15 @@ export class SignalingClient extends Emitter {
     if (state === this.state) return;
     this.state = state;
     this.emit('state', state);
+  }
+
+  /**
+   * Send any other room event (the game table's, say: game.js) and resolve with its ack.
+   * @param {string} event @param {object} payload
+   * @returns {Promise<object>} the ack; rejects with a SignalingError
+   */
+  request(event, payload) {
+    return this._ack(event, payload);
   }
 
   async _request(event, payload) {

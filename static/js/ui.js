@@ -3,6 +3,7 @@
  * Everything page-specific lives here; the library modules know nothing of the DOM.
  * @module ui
  */
+import { GameUI } from './game-ui.js';
 import { describeMediaError, listDevices, openLocalMedia, openTrack } from './media.js';
 import { RoomClient } from './room.js';
 import { SignalingClient } from './signaling.js';
@@ -147,6 +148,8 @@ class RoomPage {
     const room = new RoomClient(signaling, webrtc);
     this.room = room;
     this.webrtc = webrtc;
+    this.table ??= new GameUI(this.root);  // the game table (game-ui.js): before joining,
+    this.table.connect(signaling, room);   // so that it reads the welcome's game
     this.wireCall(room, webrtc);
     await room.joinRoom(this.roomId, { displayName: name, stream: this.stream });
     this.showCall();
