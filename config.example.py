@@ -61,6 +61,13 @@ PING_INTERVAL = 10             # Socket.IO ping; a dead client is noticed after
 PING_TIMEOUT = 10              #   interval + timeout seconds
 SIGNAL_RATE = 50               # signaling messages per second per connection
 SIGNAL_BURST = 200             # burst allowance (a join sends many ICE candidates)
+# Below Socket.IO, before sign-in: WebSocket messages per second per connection, and the
+# burst; past it the connection is closed (1008). Keep them above SIGNAL_RATE/BURST.
+FRAME_RATE = 100
+FRAME_BURST = 400
+WS_BUFFERED_BYTES = 256 * 1024  # unread input per connection before reading pauses
+MAX_SOCKETS_PER_ADDRESS = 64   # open connections per client address; 0 for no cap
+JOIN_DEADLINE = 10             # seconds a connection may stay open without joining a room
 BUFFER_MAX_MESSAGES = 200      # signals kept for a player who is briefly away
 BUFFER_MAX_AGE = 30            # seconds they are kept
 CORS_ORIGINS = []              # extra browser origins; [] means the serving host only
