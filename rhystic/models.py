@@ -265,3 +265,16 @@ class Room(db.Model):
     @classmethod
     def count(cls):
         return db.session.scalar(select(func.count()).select_from(cls))
+
+
+class RoomControl(db.Model):
+    """A room's host, lock and knock setting, as rhystic/signaling/control.py keeps them;
+    here so that they outlive a restart. No row: the creator hosts, and the room is open."""
+    __tablename__ = 'room_controls'
+
+    room_id: Mapped[str] = mapped_column(db.ForeignKey('rooms.id', ondelete='CASCADE'),
+                                         primary_key=True)
+    host: Mapped[str | None] = mapped_column(String(24))
+    locked: Mapped[bool] = mapped_column(default=False)
+    knock: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

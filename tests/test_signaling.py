@@ -102,7 +102,9 @@ def test_welcome_and_peer_joined(sqlite_app, room):
     assert a.connected
     w = a.welcome
     assert w['peer_id'].startswith('p_') and w['resume'] and w['resumed'] is False
-    assert w['room'] == {'id': room_id, 'name': 'Friday', 'max_peers': 8}
+    assert w['room'] == {'id': room_id, 'name': 'Friday', 'max_peers': 8,
+                         'host': owner['user_id'], 'locked': False, 'knock': False,
+                         'knocks': []}
     assert w['peers'] == [] and w['grace_seconds'] == 20
     assert w['ice_servers'][0] == {'urls': ['stun:127.0.0.1:3478']}
     assert w['ice_servers'][1]['username'].endswith(':' + owner['user_id'])

@@ -52,10 +52,8 @@ class GameHandlers:
     # -- who is acting ----------------------------------------------------------------
 
     def host_of(self, room_id):
-        """The room's host: its creator, for now. Handing the host role on (a later
-        issue) changes this one function, and every permission follows."""
-        info = self.signaling.directory.get(room_id)
-        return info[2] if info else None
+        """The room's host (rhystic/signaling/hosting.py): every permission follows."""
+        return self.signaling.hosting.host(room_id)
 
     def actor(self, room_id, user_id):
         return Actor(user_id, user_id is not None and self.host_of(room_id) == user_id)

@@ -42,8 +42,9 @@ class Admission:
     room_id: str
     name: str
     max_peers: int
-    is_owner: bool
+    is_owner: bool  # hosts the room (its creator, unless the role was handed on)
     joined: Joined
+    control: object = None  # rhystic.signaling.control.Control
 
 
 def _display_name(auth, user):
@@ -92,7 +93,7 @@ class Signaling:
         self.socketio = socketio
         self.server = socketio.server
         self.rooms = rooms
-        self.config = app.config
+        self.app, self.config = app, app.config
         self.sessions = metrics.PeerSessions()
         self.local = {}  # (room_id, peer_id) -> sid, for the seats held on this worker
         self.directory = RoomDirectory()
@@ -105,6 +106,8 @@ class Signaling:
     def on_connect(self, auth=None):
         sid, namespace = request.sid, request.namespace
         try:
+            if protocol.is_lobby(namespace):  # a newcomer knocking on a locked room
+                return self.hosting.on_lobby_connect(namespace, auth, sid)
             admitted = self._admit(namespace, auth, sid)
         except ProtocolError as refusal:  # a Refusal, or a bad auth payload
             self._refuse(namespace, refusal.code, refusal.message, refusal.extra)
@@ -163,8 +166,10 @@ class Signaling:
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
         name, max_peers, owner = room
         max_peers = min(max_peers, self.config['MAX_PEERS'])
+        control = self.hosting.check(room_id, user.public_id, owner)  # locked: refused
         joined = self._join(sid, namespace, room_id, max_peers, user, auth)
-        return Admission(room_id, name, max_peers, owner == user.public_id, joined)
+        return Admission(room_id, name, max_peers, control.host == user.public_id, joined,
+                         control)
 
     def _join(self, sid, namespace, room_id, max_peers, user, auth):
         # Join the delivery room (named after the peer_id) before the seat is visible
@@ -191,7 +196,9 @@ class Signaling:
         return {'peer_id': joined.seat.peer_id, 'resume': joined.resume,
                 'resumed': joined.resumed, 'self': joined.seat.public(),
                 'room': {'id': admitted.room_id, 'name': admitted.name,
-                         'max_peers': admitted.max_peers},
+                         'max_peers': admitted.max_peers,
+                         **self.hosting.welcome_extra(admitted.room_id, admitted.control,
+                                                      joined.seat.user_id)},
                 'owner': admitted.is_owner,
                 'peers': joined.peers, 'ice_servers': rtc['iceServers'],
                 'ice_transport_policy': rtc['iceTransportPolicy'],
@@ -288,8 +295,8 @@ class Signaling:
 
     def on_kick(self, namespace, sid, session, payload):
         peer_id = protocol.parse_kick(payload)
-        if not session.owner:
-            raise ProtocolError(protocol.FORBIDDEN, "only the room's creator can kick")
+        if not self.hosting.is_host(session.room_id, session.user_id):
+            raise ProtocolError(protocol.FORBIDDEN, 'only the host can kick')
         departure, kicked_sid = self.rooms.kick(session.room_id, session.peer_id, peer_id)
         self._announce_departure(departure)
         if kicked_sid:
@@ -315,6 +322,8 @@ class Signaling:
         return session
 
     def on_disconnect(self, namespace, sid, *args):
+        if protocol.is_lobby(namespace):
+            return self.hosting.on_lobby_disconnect(sid)
         session = self._forget(sid)
         if session is not None and self.rooms.disconnect(session.room_id, session.peer_id, sid):
             log.info('peer away', extra={'event': 'peer_away', 'room': session.room_id,
@@ -339,6 +348,11 @@ class Signaling:
             metrics.GRACE_EXPIRIES.inc()
         log.info('peer left', extra={'event': 'peer_left', 'room': departure.room_id,
                                      'peer': departure.peer_id, 'reason': departure.reason})
+        try:
+            self.hosting.after_departure(departure.room_id)
+        except Exception:  # the store or database away: the next departure tries again
+            log.exception('host hand-over failed', extra={'event': 'error',
+                                                         'room': departure.room_id})
 
     def sweep_once(self):
         departures = self.rooms.sweep()
@@ -412,6 +426,11 @@ class Signaling:
         on(protocol.LEAVE, self.seated(self.on_leave, throttled=False), namespace='*')
         on(protocol.ICE_SERVERS, self.seated(self.on_ice_servers), namespace='*')
         on(protocol.KICK, self.seated(self.on_kick), namespace='*')
+        from .hosting import Hosting
+        self.hosting = Hosting(self.app, self)
+        on(protocol.ROOM_SETTINGS, self.seated(self.hosting.on_settings), namespace='*')
+        on(protocol.MAKE_HOST, self.seated(self.hosting.on_make_host), namespace='*')
+        on(protocol.ADMIT, self.seated(self.hosting.on_admit), namespace='*')
         from ..game.handlers import register as register_game  # it imports signaling
         register_game(self)  # the game table's events; sets self.game
         on('*', guarded(self.on_unknown), namespace='*')

@@ -11,7 +11,18 @@ PEER_JOINED = 'peer-joined'
 PEER_LEFT = 'peer-left'
 PEER_UPDATED = 'peer-updated'
 SIGNAL = 'signal'
+# Server -> room: the host, lock and knock changed (hosting.py)
+ROOM_UPDATED = 'room-updated'
+# Server -> the host's seats: someone knocks, or stopped knocking / was answered
+KNOCK = 'knock'
+KNOCK_CANCELLED = 'knock-cancelled'
+# Server -> a newcomer waiting on /lobby/<room_id>
+KNOCK_PENDING = 'knock-pending'
+KNOCK_ANSWER = 'knock-answer'
 # Client -> server
+ROOM_SETTINGS = 'room-settings'
+MAKE_HOST = 'make-host'
+ADMIT = 'admit'
 UPDATE = 'update'
 LEAVE = 'leave'
 ICE_SERVERS = 'ice-servers'
@@ -30,6 +41,8 @@ NOT_JOINED = 'not_joined'
 FORBIDDEN = 'forbidden'
 UNAVAILABLE = 'unavailable'  # Redis briefly away: nothing was relayed, send it again
 INTERNAL = 'internal'
+ROOM_LOCKED = 'room_locked'    # connect_error: the host locked the room
+UNKNOWN_KNOCK = 'unknown_knock'  # admit: nobody knocks with that id
 # HTTP 429 body code for a new connection from an address that holds too many.
 TOO_MANY_CONNECTIONS = 'too_many_connections'
 
@@ -84,6 +97,49 @@ def room_id_from_namespace(namespace):
 
 def namespace_for(room_id):
     return '/room/' + room_id
+
+
+LOBBY_RE = re.compile(r'^/lobby/([a-z0-9][a-z0-9-]{1,38}[a-z0-9])$')
+
+
+def room_id_from_lobby(namespace):
+    match = LOBBY_RE.match(namespace or '')
+    return match.group(1) if match else None
+
+
+def is_lobby(namespace):
+    return isinstance(namespace, str) and namespace.startswith('/lobby/')
+
+
+def lobby_for(room_id):
+    return '/lobby/' + room_id
+
+
+def parse_room_settings(data):
+    _require_dict(data, ROOM_SETTINGS)
+    changes = {k: data[k] for k in ('locked', 'knock') if k in data}
+    if not changes or not all(isinstance(v, bool) for v in changes.values()):
+        raise ProtocolError(INVALID_REQUEST, "room-settings takes 'locked' and/or 'knock', "
+                                             'each true or false')
+    return changes
+
+
+def parse_peer_target(data, event):
+    _require_dict(data, event)
+    peer_id = data.get('peer_id')
+    if not isinstance(peer_id, str) or not peer_id or len(peer_id) > MAX_ID:
+        raise ProtocolError(INVALID_REQUEST, f"{event} needs 'peer_id', a peer_id string")
+    return peer_id
+
+
+def parse_admit(data):
+    _require_dict(data, ADMIT)
+    knock_id, admit = data.get('knock_id'), data.get('admit')
+    if not isinstance(knock_id, str) or not knock_id or len(knock_id) > MAX_ID or \
+            not isinstance(admit, bool):
+        raise ProtocolError(INVALID_REQUEST, "admit needs 'knock_id' (a string) and 'admit' "
+                                             '(true or false)')
+    return knock_id, admit
 
 
 def _require_dict(data, event):
