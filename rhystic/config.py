@@ -51,6 +51,12 @@ class Defaults:
     WS_BUFFERED_BYTES = 256 * 1024  # unconsumed input per connection before reading pauses
     MAX_SOCKETS_PER_ADDRESS = 64  # open connections per client address; 0 for no cap
     JOIN_DEADLINE = 10        # seconds a connection may stay open without joining a room
+    # The game table, per player (an account in a room): a held "-1" repeats about ten
+    # times a second, so bursts are generous; chat is slower (rhystic/game/handlers.py).
+    GAME_RATE = 20
+    GAME_BURST = 60
+    CHAT_RATE = 1
+    CHAT_BURST = 5
     BUFFER_MAX_MESSAGES = 200  # signals kept for a seat that is away
     BUFFER_MAX_AGE = 30       # seconds
     # Browsers connect from these origins; empty means "the host serving the page".
@@ -147,7 +153,8 @@ def _normalise(config):
     for key in ('MAX_PEERS', 'TURN_TTL', 'PORT', 'PROXY_FIX', 'MAX_SOCKETS_PER_ADDRESS',
                 'WS_BUFFERED_BYTES'):
         config[key] = int(config[key])
-    for key in ('GRACE_SECONDS', 'FRAME_RATE', 'FRAME_BURST', 'JOIN_DEADLINE'):
+    for key in ('GRACE_SECONDS', 'FRAME_RATE', 'FRAME_BURST', 'JOIN_DEADLINE', 'GAME_RATE',
+                'GAME_BURST', 'CHAT_RATE', 'CHAT_BURST'):
         config[key] = float(config[key])
     if config['SQLALCHEMY_DATABASE_URI']:
         config['SQLALCHEMY_DATABASE_URI'] = database_url(config['SQLALCHEMY_DATABASE_URI'])
