@@ -410,3 +410,12 @@ def test_a_socket_is_in_its_own_seats_delivery_room_and_no_other(sqlite_app, roo
     again = Peer(sqlite_app, room_id, token, peer_id=first.peer_id,
                  resume=first.welcome['resume'])
     assert delivery_rooms(again) == {first.peer_id}, 'the unused fresh id was left'
+
+
+def test_a_partial_media_update_is_merged_into_the_seat(sqlite_app, room):
+    room_id, owner = room
+    a = Peer(sqlite_app, room_id, owner['token'])
+    assert a.emit('update', {'media': {'audio': False}}) == {'ok': True}
+    b = Peer(sqlite_app, room_id, users(sqlite_app, 1)[0])
+    (seen,) = [p for p in b.welcome['peers'] if p['peer_id'] == a.peer_id]
+    assert seen['media'] == {'audio': False, 'video': True}

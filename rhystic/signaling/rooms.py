@@ -251,11 +251,18 @@ class Rooms:
         return self.store.receive(subscription, timeout)
 
     def update(self, room_id, peer_id, changes):
-        if not self.store.update_seat(room_id, peer_id, **changes):
+        """Apply an update; returns what to tell the others (the fields as sent: a partial
+        media is theirs to merge, as the seat here merges it)."""
+        stored = dict(changes)
+        if 'media' in changes:
+            seat = self.store.get_seat(room_id, peer_id)
+            if seat is not None:
+                stored['media'] = {**seat.media, **changes['media']}
+        if not self.store.update_seat(room_id, peer_id, **stored):
             raise protocol.ProtocolError(protocol.NOT_JOINED, 'you no longer hold a seat here')
         held = self.held.get((room_id, peer_id))
         if held is not None:
-            for name, value in changes.items():
+            for name, value in stored.items():
                 setattr(held, name, value)
         return {'peer_id': peer_id, **changes}
 
