@@ -139,7 +139,7 @@ export class ChatDrawer {
       undo.type = 'button';
       undo.className = 'button small feed-undo';
       undo.textContent = 'Undo';
-      undo.addEventListener('click', () => this._undo(Number(li.dataset.seq), undo));
+      undo.addEventListener('click', () => this._undo(Number(li.dataset.seq)));
       li.append(text, undo);
       this.items.set(key, li);
     }
@@ -154,15 +154,12 @@ export class ChatDrawer {
     return li;
   }
 
-  async _undo(seq, button) {
-    button.disabled = true;
+  async _undo(seq) {
     this.error.textContent = '';
     try {
       await this.game.undo(seq);
     } catch (error) {
       this.error.textContent = `Could not undo: ${error.message}`;
-    } finally {
-      button.disabled = false;
     }
   }
 

@@ -35,13 +35,16 @@ export function describeEntry(entry, nameOf) {
     case 'marker': {
       const what = MARKER_NAMES[action.marker] ?? action.marker;
       if (action.marker === 'day_night') return `${who} made it ${entry.after ?? 'neither day nor night'}`;
-      return entry.after ? `${who}: ${nameOf(entry.after)} has ${what}`
-        : `${who}: nobody has ${what}`;
+      if (!entry.after) return `Nobody has ${what} (by ${who})`;
+      const holder = nameOf(entry.after);
+      return `${holder} has ${what}${holder === who ? '' : ` (by ${who})`}`;
     }
     case 'pass-turn':
       return `${who} passed the turn: turn ${entry.after.turn}, ${nameOf(entry.after.active)}`;
-    case 'set-active':
-      return `${who} made it ${nameOf(entry.after.active)}'s turn (turn ${entry.after.turn})`;
+    case 'set-active': {
+      const active = nameOf(entry.after.active);
+      return `It is ${active}'s turn (turn ${entry.after.turn})${active === who ? '' : `: set by ${who}`}`;
+    }
     case 'first-player':
       return `${nameOf(entry.result?.player)} goes first (picked at random for ${who})`;
     case 'seat-order':

@@ -118,7 +118,8 @@ export class GameUI {
     chip(pod, '.chip-marker', markers.join(' · '), markers.join(', '));
     pod.querySelector('.pod-more').setAttribute('aria-label',
       `${mine ? 'Your' : `${player.name}'s`} poison, commander damage and counters`);
-    pod.querySelector('.pod-pass').hidden = !(active && (mine || game.isHost));
+    // Your own tile only: the host gives the turn to anyone from the table settings.
+    pod.querySelector('.pod-pass').hidden = !(active && mine);
   }
 
   /** @param {HTMLElement} tile */
@@ -209,9 +210,10 @@ export class GameUI {
       KeyD: () => this.dice.open(),
       KeyC: () => this.drawer.open({ focusInput: true }),
       Slash: () => event.shiftKey && $('keys-dialog').showModal(),
+      Escape: () => this.drawer.close(),
     };
     const run = actions[event.code] ?? (event.key === '?' ? actions.Slash : null);
-    if (!run || !this.game.confirmed) return;
+    if (!run || !this.game.confirmed || (event.code === 'Escape' && !this.drawer.isOpen)) return;
     event.preventDefault();
     run();
   }

@@ -211,3 +211,99 @@ NEGOTIATION_SUMMARY = """(since) => {
 
 def negotiation_summary(pages, since):
     return {name: page.evaluate(NEGOTIATION_SUMMARY, since) for name, page in pages.items()}
+
+
+# -- the game table (test_game_table.py) ---------------------------------------------
+
+# Every visible control (and life total) of the call page that overlaps another, as
+# "a x b" strings. Boxes inside the stage are clipped to it first, since the stage
+# scrolls on a phone and what is scrolled away overlaps nothing. Under an open modal
+# dialog only the dialog counts (the page beneath is inert), and a tile's controls
+# under the open drawer (a phone's drawer covers the tiles) are not there to click.
+CONTROL_OVERLAPS = """() => {
+  const stage = document.getElementById('stage').getBoundingClientRect();
+  const modal = document.querySelector('dialog[open]');
+  const drawer = document.getElementById('drawer');
+  const sel = '#call button, #call input, #call select, #call .pod-total';
+  const label = (el) => (el.id ? '#' + el.id : el.className) + ' @'
+    + (el.closest('.tile')?.dataset.name ?? el.closest('[id]')?.id ?? '');
+  const boxes = [];
+  for (const el of document.querySelectorAll(sel)) {
+    if (el.closest('[hidden], dialog:not([open])')) continue;
+    if (modal && !modal.contains(el)) continue;
+    if (el.closest('#stage') && !drawer.hidden) {
+      const r = el.getBoundingClientRect();
+      const top = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+      if (top && drawer.contains(top)) continue;
+    }
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    let r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) continue;
+    if (el.closest('#stage')) {
+      r = {left: Math.max(r.left, stage.left), right: Math.min(r.right, stage.right),
+           top: Math.max(r.top, stage.top), bottom: Math.min(r.bottom, stage.bottom)};
+      if (r.right - r.left < 1 || r.bottom - r.top < 1) continue;
+    }
+    boxes.push({el, r});
+  }
+  const out = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i].r, b = boxes[j].r;
+      const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+      const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (w > 1 && h > 1) out.push(`${label(boxes[i].el)} x ${label(boxes[j].el)}`);
+    }
+  }
+  return out;
+}"""
+
+# The height in px of every life total shown, by the tile's player name.
+LIFE_HEIGHTS = """() => Object.fromEntries([...document.querySelectorAll('#grid .tile')]
+  .filter((t) => t.querySelector('.game-pod:not([hidden])'))
+  .map((t) => [t.dataset.name, t.querySelector('.pod-total').getBoundingClientRect().height]))"""
+
+# What a player sees of the table: each tile's total, chips and turn marker, and the
+# drawer's game log and chat (open the drawer first: it renders while open).
+TABLE_VIEW = """() => ({
+  tiles: [...document.querySelectorAll('#grid .tile')].map((t) => {
+    const pod = t.querySelector('.game-pod');
+    if (!pod || pod.hidden) return [t.dataset.name, null];
+    const chips = [...pod.querySelectorAll('.pod-chip:not([hidden])')].map((c) => c.textContent);
+    return [t.dataset.name, pod.querySelector('.pod-total').textContent, chips,
+            t.classList.contains('game-active')];
+  }).sort(),
+  log: [...document.querySelectorAll('#feed .feed-game .feed-text')].map((e) => e.textContent),
+  chat: [...document.querySelectorAll('#feed .feed-chat')].map(
+    (e) => [e.querySelector('.feed-name').textContent, e.querySelector('.feed-text').textContent]),
+})"""
+
+LIFE_IS = """([name, value]) => {
+  const total = document.querySelector(`#grid .tile[data-name="${name}"] .pod-total`);
+  return total && total.textContent === value && total.dataset.pending !== 'true';
+}"""
+
+
+def life(page, name):
+    return page.locator(f'#grid .tile[data-name="{name}"] .pod-total').inner_text()
+
+
+def wait_life(pages, name, value, timeout=10000):
+    """Every page shows `name`'s life as `value`, confirmed by the server."""
+    for page in pages:
+        page.wait_for_function(LIFE_IS, arg=[name, str(value)], timeout=timeout)
+
+
+def pod(page, name):
+    return page.locator(f'#grid .tile[data-name="{name}"] .game-pod')
+
+
+def open_drawer(page):
+    if page.locator('#drawer').is_hidden():
+        page.click('#drawer-button')
+    page.locator('#drawer').wait_for(state='visible')
+
+
+def close_dialogs(page):
+    page.evaluate("() => document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
