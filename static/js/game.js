@@ -80,6 +80,12 @@ export class GameClient extends Emitter {
     on('welcome', (welcome) => this._onWelcome(welcome));
     on('game-update', (update) => this._onUpdate(update));
     on('chat-message', (message) => this._onChat(message));
+    on('room-updated', (room) => {  // the host role moved: every permission follows it
+      if (room?.host === undefined || room.host === this.host) return;
+      this.host = room.host;
+      this._updateRole();
+      this._changed();
+    });
     this._changed();
     return this;
   }
@@ -269,12 +275,17 @@ export class GameClient extends Emitter {
     }
     if (update.state && update.state.version > (this.confirmed?.version ?? -1)) {
       this.confirmed = update.state;
-      if (!this.confirmed.players[this.userId] && this.role === 'player') this.role = 'spectator';
-      else if (this.confirmed.players[this.userId] && this.role === 'spectator') this.role = 'player';
+      this._updateRole();  // a player removed from the game, or seated in it
       this.pending = this.pending.filter(
         (item) => item.ackVersion == null || item.ackVersion > this.confirmed.version);
     }
     this._changed();
+  }
+
+  /** Our role as the server reckons it (rules.py role_of): host, player or spectator. */
+  _updateRole() {
+    if (this.host && this.host === this.userId) this.role = 'host';
+    else this.role = this.confirmed?.players[this.userId] ? 'player' : 'spectator';
   }
 
   _onChat(message) {
