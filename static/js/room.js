@@ -15,7 +15,8 @@ import { openLocalMedia } from './media.js';
 
 /**
  * Events: `welcome` (Welcome), `peer-added` (Peer), `peer-updated` (Peer),
- * `peer-removed` (peerId, reason), `state` (signaling state), `refused` (error).
+ * `peer-removed` (peerId, reason), `room-updated` (room: the host or the room's
+ * settings changed, docs/protocol.md §7a), `state` (signaling state), `refused` (error).
  */
 export class RoomClient extends Emitter {
   /**
@@ -32,7 +33,7 @@ export class RoomClient extends Emitter {
     this.self = null;
     /** @type {?Welcome['room']} */
     this.room = null;
-    /** We created this room, so we may remove players from it. */
+    /** We host this room (we created it, or the role passed to us): we may remove players. */
     this.owner = false;
     /** @type {?MediaStream} */
     this.stream = null;
@@ -90,7 +91,7 @@ export class RoomClient extends Emitter {
   }
 
   /**
-   * Remove a player from the room (only the room's creator may). Their tile goes when
+   * Remove a player from the room (only the host may). Their tile goes when
    * the server's `peer-left` arrives, for us as for everyone else.
    * @param {string} peerId
    * @returns {Promise<void>}
@@ -110,6 +111,7 @@ export class RoomClient extends Emitter {
     on('peer-joined', (peer) => this._onPeerJoined(peer));
     on('peer-updated', (change) => this._onPeerUpdated(change));
     on('peer-left', ({ peer_id: peerId, reason }) => this._remove(peerId, reason));
+    on('room-updated', (update) => this._onRoomUpdated(update));
     on('state', (state) => this.emit('state', state));
     on('refused', (error) => this.emit('refused', error));
     this._unsubscribe.push(this.webrtc.on('peer-gone', (peerId) => this._remove(peerId, 'gone')));
@@ -137,6 +139,13 @@ export class RoomClient extends Emitter {
     for (const peer of welcome.peers) this.webrtc.connect(peer.peer_id, { offer: true });
     this.webrtc.applyCaps();
     this.emit('welcome', welcome);
+  }
+
+  /** The host changed the room's settings, or the host role passed on (§7a). */
+  _onRoomUpdated({ host, locked, knock }) {
+    this.room = { ...this.room, host, locked, knock };
+    this.owner = Boolean(this.self) && host === this.self.user_id;
+    this.emit('room-updated', this.room);
   }
 
   /** @param {Peer} peer a newcomer, or one we know whose server restarted */

@@ -11,7 +11,8 @@ import { Emitter } from './emitter.js';
  * @typedef {{peer_id: string, user_id: string, display_name: string, media: Media}} Peer
  * @typedef {{
  *   peer_id: string, resume: string, resumed: boolean, self: Peer,
- *   room: {id: string, name: ?string, max_peers: number}, peers: Peer[],
+ *   room: {id: string, name: ?string, max_peers: number, host: ?string,
+ *          locked: boolean, knock: boolean, knocks?: object[]}, peers: Peer[],
  *   owner: boolean, ice_servers: RTCIceServer[],
  *   ice_transport_policy: RTCIceTransportPolicy, ice_servers_ttl: ?number,
  *   grace_seconds: number
@@ -40,9 +41,10 @@ export class SignalingError extends Error {
 /**
  * Events: `welcome` (Welcome), `peer-joined` (Peer), `peer-updated` (partial Peer),
  * `peer-left` ({peer_id, reason}), `signal` (Signal), `game-update`, `chat-message`
- * (docs/protocol.md, "The game table"), `state` (SignalingState),
+ * (docs/protocol.md, "The game table"), `room-updated`, `knock`, `knock-cancelled`
+ * (§7a, read by hosting.js), `state` (SignalingState),
  * `refused` (SignalingError, once the server will not have us back; code `kicked` when
- * the room's creator removed us).
+ * the host removed us).
  */
 export class SignalingClient extends Emitter {
   /**
@@ -131,7 +133,7 @@ export class SignalingClient extends Emitter {
     // offer) before our own welcome: hold those back until the welcome, so that the
     // room is always read in the order welcome, then changes.
     for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal',
-      'game-update', 'chat-message']) {
+      'game-update', 'chat-message', 'room-updated', 'knock', 'knock-cancelled']) {
       socket.on(event, (payload) => {
         if (this._welcomed) this._deliver(event, payload);
         else this._early.push([event, payload]);
