@@ -4,6 +4,7 @@
  * @module ui
  */
 import { GameUI } from './game-ui.js';
+import { HostingUI } from './hosting-ui.js';
 import { describeMediaError, listDevices, openLocalMedia, openTrack } from './media.js';
 import { RoomClient } from './room.js';
 import { SignalingClient } from './signaling.js';
@@ -119,7 +120,8 @@ class RoomPage {
     try {
       await this.signIn(name);
       await (this.previewReady ?? this.openPreview());
-      await this.connect(name);
+      this.hosting ??= new HostingUI(this.root);  // a locked room: knock, and wait at the door
+      await this.hosting.enter(() => this.connect(name), { roomId: this.roomId, displayName: name });
     } catch (error) {
       this.room = null;
       $('join-button').disabled = false;
@@ -150,6 +152,7 @@ class RoomPage {
     this.webrtc = webrtc;
     this.table ??= new GameUI(this.root);  // the game table (game-ui.js): before joining,
     this.table.connect(signaling, room);   // so that it reads the welcome's game
+    this.hosting?.connect(signaling, room);  // the host's controls (hosting-ui.js)
     this.wireCall(room, webrtc);
     await room.joinRoom(this.roomId, { displayName: name, stream: this.stream });
     this.showCall();
@@ -186,6 +189,7 @@ class RoomPage {
       this.updateSeats();
     });
     room.on('peer-updated', (peer) => this.tiles.upsert(peer));
+    room.on('room-updated', () => this.tiles.setCanKick(room.owner));  // the host changed
     room.on('peer-removed', (peerId) => {
       this.tiles.remove(peerId);
       this.updateSeats();
@@ -202,7 +206,7 @@ class RoomPage {
       if (this.room !== room || this.root.dataset.view !== 'call') return;
       if (error.code === 'kicked') {
         // Not a network problem: no reconnecting, and no Rejoin while the ban lasts.
-        this.showLeft('The room\'s creator removed you. You can join again in 10 minutes.',
+        this.showLeft('The host removed you. You can join again in 10 minutes.',
           'You were removed from this room', { rejoin: false });
       } else {
         this.showLeft(error.message);
