@@ -37,6 +37,8 @@ def init_app(app, socketio):
     signaling.register()
     from . import gate
     signaling.gate = gate.init_app(app, socketio)
+    from . import plainws  # the plain WebSocket API, /ws: after the gate, which it uses
+    plainws.init_app(app, socketio, signaling)
     app.extensions['rhystic.rooms'] = rooms
     app.extensions['rhystic.signaling'] = signaling
     return signaling
