@@ -10,6 +10,8 @@ import logging
 import secrets
 import time
 
+from sqlalchemy.exc import IntegrityError
+
 from ..auth import user_for_socket
 from ..extensions import db
 from ..models import RoomControl
@@ -32,10 +34,19 @@ def make_controls(app, store):
 
     def save(room_id, control):
         with app.app_context():
-            row = db.session.get(RoomControl, room_id) or RoomControl(room_id=room_id)
-            row.host, row.locked, row.knock = control.host, control.locked, control.knock
-            db.session.add(row)
-            db.session.commit()
+            for attempt in range(2):
+                row = db.session.get(RoomControl, room_id) or RoomControl(room_id=room_id)
+                row.host, row.locked, row.knock = control.host, control.locked, control.knock
+                db.session.add(row)
+                try:
+                    db.session.commit()
+                    return
+                except IntegrityError:
+                    # Two saves of a room with no row yet (its players leaving at once):
+                    # the other inserted first, so this one updates that row.
+                    db.session.rollback()
+                    if attempt:
+                        raise
     return Controls(cache, load, save), cache
 
 
