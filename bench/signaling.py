@@ -239,13 +239,13 @@ class Rhystic:
 # -- the load generators ------------------------------------------------------------------
 
 class LoadGenerators:
-    """Several Node processes (bench/loadgen.js), each owning whole rooms."""
+    """Several Node processes (bench/loadgen.js, or another script), each owning whole rooms."""
 
-    def __init__(self, count, log_dir):
+    def __init__(self, count, log_dir, script='loadgen.js'):
         self.stderr_path = os.path.join(log_dir, 'loadgen.stderr')
         self.stderr = open(self.stderr_path, 'ab')
         self.procs = [subprocess.Popen(
-            [node_binary(), os.path.join(BENCH, 'loadgen.js')], cwd=BENCH,
+            [node_binary(), os.path.join(BENCH, script)], cwd=BENCH,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
             start_new_session=True) for _ in range(count)]
 
