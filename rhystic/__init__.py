@@ -36,6 +36,8 @@ def create_app(config=None):
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(cli.bp)
+    from .game import overlay
+    app.register_blueprint(overlay.bp)  # the stream overlay (rhystic/game/overlay.py)
     signaling.init_app(app, socketio)
     shutdown.init_app(app, socketio)
 

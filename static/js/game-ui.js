@@ -13,6 +13,7 @@ import { PlayerPanel } from './game-panel.js';
 import { ANNOUNCED, describeEntry } from './game-text.js';
 import { DiceTool, TableTool } from './game-tools.js';
 import { HOLD_STEP, holdable } from './hold.js';
+import { OverlayLink } from './overlay-link.js';
 
 const TOAST_MS = 4500;
 const FLASH_MS = 1200;
@@ -43,7 +44,11 @@ export class GameUI {
     new MutationObserver(() => this.render()).observe(this.grid, { childList: true });
     $('dice-button').addEventListener('click', () => this.dice.open());
     $('drawer-button').addEventListener('click', () => this.drawer.toggle());
-    $('table-button').addEventListener('click', () => this.table.open());
+    this.overlayLink = new OverlayLink($('table-dialog'), root.dataset.roomId);
+    $('table-button').addEventListener('click', () => {
+      this.table.open();
+      this.overlayLink.refresh();
+    });
     $('keys-button').addEventListener('click', () => $('keys-dialog').showModal());
     document.addEventListener('keydown', (event) => this._onKey(event));
   }

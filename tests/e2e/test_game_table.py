@@ -255,6 +255,10 @@ def test_the_table_controls_never_overlap(server, player, count, device):
             assert others[0].emit('game', action)['ok'], action
         page.locator('#table-button').click()
         page.locator('#seat-list .seat').filter(has_text='Hana').locator('.seat-active').click()
+        page.locator('#seat-list .seat').filter(has_text='(active)').wait_for()
+        if count in (4, 8):
+            shot(page, f'table-{count}-{device}-host')
+        assert page.evaluate(CONTROL_OVERLAPS) == []
         close_dialogs(page)
         page.locator('#grid .tile.self .pod-pass').wait_for()
         page.wait_for_function("() => document.querySelector('#grid .tile.self .chip-poison')"
@@ -288,3 +292,48 @@ def test_the_table_controls_never_overlap(server, player, count, device):
     finally:
         for other in others:
             other.close()
+
+
+OVERLAY_LIFE = """([name, life]) => [...document.querySelectorAll('.overlay-player')].some(
+  (p) => p.querySelector('.overlay-name').textContent.startsWith(name)
+    && p.querySelector('.overlay-life').textContent === life)"""
+
+
+def test_the_stream_overlay_follows_the_table_until_the_host_revokes_it(server, player):
+    host = player(viewport=LAPTOP)
+    invite = create_room(host, server.url, 'Hana')
+    room_id = invite.rstrip('/').rsplit('/', 1)[1]
+    alice = PyPeer(server.url, room_id, api_user(server.url, 'Alice')['token'])
+    try:
+        host.wait_for_function(
+            "() => document.querySelectorAll('#grid .game-pod:not([hidden])').length === 2")
+        host.click('#table-button')
+        host.click('#overlay-create')
+        link = host.locator('#overlay-link')
+        host.wait_for_function("() => document.getElementById('overlay-link').value")
+        url = link.input_value()
+        assert f'/r/{room_id}/overlay?token=' in url
+        close_dialogs(host)
+
+        overlay = player(viewport={'width': 420, 'height': 360})
+        overlay.goto(url)
+        overlay.wait_for_function(OVERLAY_LIFE, arg=['Alice', '40'])
+        uid = alice.welcome['self']['user_id']
+        assert alice.emit('game', {'type': 'life', 'player': uid, 'delta': -5})['ok']
+        pod(host, 'Hana').locator('.pod-minus').click()
+        overlay.wait_for_function(OVERLAY_LIFE, arg=['Alice', '35'])
+        overlay.wait_for_function(OVERLAY_LIFE, arg=['Hana', '39'])
+        host.click('#table-button')
+        host.locator('#seat-list .seat').filter(has_text='Alice').locator('.seat-active').click()
+        overlay.locator('.overlay-player.active').filter(has_text='Alice').wait_for()
+        os.makedirs(SHOTS, exist_ok=True)
+        overlay.screenshot(path=os.path.join(SHOTS, 'overlay.png'), omit_background=True)
+        assert overlay.evaluate(
+            "() => getComputedStyle(document.body).backgroundColor") == 'rgba(0, 0, 0, 0)'
+
+        host.click('#overlay-revoke')
+        host.locator('#overlay-revoke').wait_for(state='hidden')
+        overlay.locator('#overlay-note').filter(has_text='not valid').wait_for()
+        assert overlay.locator('.overlay-player').count() == 0
+    finally:
+        alice.close()
