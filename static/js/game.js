@@ -80,6 +80,7 @@ export class GameClient extends Emitter {
     on('welcome', (welcome) => this._onWelcome(welcome));
     on('game-update', (update) => this._onUpdate(update));
     on('chat-message', (message) => this._onChat(message));
+    on('room-updated', (update) => this._onHostChange(update.host));
     on('room-updated', (room) => {  // the host role moved: every permission follows it
       if (room?.host === undefined || room.host === this.host) return;
       this.host = room.host;
@@ -279,6 +280,15 @@ export class GameClient extends Emitter {
       this.pending = this.pending.filter(
         (item) => item.ackVersion == null || item.ackVersion > this.confirmed.version);
     }
+    this._changed();
+  }
+
+  /** The host role passed on (docs/protocol.md §7a): the host's controls follow it. */
+  _onHostChange(host) {
+    if (!host || host === this.host) return;
+    this.host = host;
+    if (!this.confirmed) return;  // the snapshot on its way sets the role
+    this._updateRole();
     this._changed();
   }
 
