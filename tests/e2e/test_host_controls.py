@@ -146,13 +146,15 @@ def test_the_host_hands_the_role_to_another_player(server, player):
         expect(host_badge(page, 'Alice')).to_be_hidden()
     expect(host_badge(alice)).to_be_hidden()
 
-    # ...and so do the controls: the lock, Make host and Remove from room.
+    # ...and so do the controls: the lock, Make host, Remove from room and the Table.
     expect(bo.locator('#host-button')).to_be_visible()
     expect(alice.locator('#host-button')).to_be_hidden()
     expect(alice.locator('#grid .tool-make-host:not([hidden])')).to_have_count(0)
     expect(alice.locator('#grid .tool-kick:not([hidden])')).to_have_count(0)
     expect(bo.locator('#grid .tool-make-host:not([hidden])')).to_have_count(2)
     expect(bo.locator('#grid .tool-kick:not([hidden])')).to_have_count(2)
+    expect(bo.locator('#table-button')).to_be_visible()  # the game table's settings too
+    expect(alice.locator('#table-button')).to_be_hidden()
 
     # The new host's controls work (the server agrees): Bo locks, the others see it.
     open_host_dialog(bo)
