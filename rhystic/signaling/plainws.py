@@ -119,9 +119,14 @@ class PlainSocket:
                     last_pong = self._ping(last_pong)
                     next_ping = time.monotonic() + self.ping_interval
         except (ConnectionClosed, OSError):
-            pass  # the client went: the reader notices too
+            pass  # the client went, or answers no ping
         finally:
             self.closing = True
+            if self.ws.connected:  # e.g. no pong: say so, if anyone still listens
+                try:
+                    self.ws.close(POLICY, 'no pong in time')
+                except (ConnectionClosed, OSError):
+                    pass
             self.ws.event.set()  # wake the reader, whatever it waits for
 
     def _ping(self, last_pong):
@@ -131,7 +136,7 @@ class PlainSocket:
         if self.ws.pong_received:
             last_pong, self.ws.pong_received = now, False
         if now - last_pong > self.ping_interval + self.ping_timeout:
-            raise ConnectionClosed(POLICY, 'no pong in time')
+            raise ConnectionClosed(POLICY, 'no pong in time')  # closed on the way out
         self.ws.sock.send(self.ws.ws.send(Ping()))
         return last_pong
 
