@@ -127,6 +127,19 @@ def test_the_host_hands_the_role_on_and_permissions_follow(table):
     assert b.emit('kick', {'peer_id': a.peer_id}) == {'ok': True}
 
 
+def test_a_new_host_is_told_who_is_already_knocking(table):
+    app, room_id, host, (bo, cy, _) = table
+    a = Peer(app, room_id, host['token'])
+    b = Peer(app, room_id, bo['token'])
+    a.emit('room-settings', {'locked': True, 'knock': True})
+    Lobby(app, room_id, cy['token'])
+    knock = a.next('knock')
+    assert b.events('knock') == [], 'only the host hears a knock'
+    a.emit('make-host', {'peer_id': b.peer_id})
+    assert b.next('knock')['knock_id'] == knock['knock_id']
+    assert b.emit('admit', {'knock_id': knock['knock_id'], 'admit': True}) == {'ok': True}
+
+
 def test_the_longest_seated_player_becomes_host_when_the_host_leaves(table):
     app, room_id, host, (bo, cy, _) = table
     a = Peer(app, room_id, host['token'])
@@ -166,3 +179,21 @@ def test_successor_is_the_longest_seated_other_account():
              Seat('p_h', 'u_h', 'H', joined_at=10), Seat('p_b2', 'u_b', 'B', joined_at=40)]
     assert successor(seats, 'u_h') == 'u_b'
     assert successor([Seat('p_h', 'u_h', 'H')], 'u_h') is None
+
+
+def test_a_join_needs_one_database_connection_at_a_time(tmp_path):
+    # The host record was read in an app context of its own: a second session, so a
+    # second pooled connection while the join's own was held. Many joins at once (a
+    # join storm, bench/game.py) then held every connection and waited for another:
+    # the pool deadlocked until its timeout. With a pool of one, the join must still work.
+    app = make_app(tmp_path, SQLALCHEMY_ENGINE_OPTIONS={
+        'pool_size': 1, 'max_overflow': 0, 'pool_timeout': 2})
+    host = new_user(app.test_client(), 'host', 'Hana')
+    room_id = new_room(app.test_client(), host['token'], name='Friday')
+    guest = new_user(app.test_client(), display_name='Bo')
+    a = Peer(app, room_id, host['token'])
+    assert a.connected, a.refusal
+    b = Peer(app, room_id, guest['token'])
+    assert b.connected, b.refusal
+    a.drop()
+    assert b.next('room-updated')['host'] == guest['user_id']  # saved: the role passed on

@@ -9,7 +9,9 @@ import json
 import logging
 import secrets
 import time
+from contextlib import nullcontext
 
+from flask import has_app_context
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import user_for_socket
@@ -28,12 +30,12 @@ def make_controls(app, store):
         else MemoryControlCache()
 
     def load(room_id):
-        with app.app_context():
+        with _context(app):
             row = db.session.get(RoomControl, room_id)
             return Control(row.host, row.locked, row.knock) if row else None
 
     def save(room_id, control):
-        with app.app_context():
+        with _context(app):
             for attempt in range(2):
                 row = db.session.get(RoomControl, room_id) or RoomControl(room_id=room_id)
                 row.host, row.locked, row.knock = control.host, control.locked, control.knock
@@ -48,6 +50,13 @@ def make_controls(app, store):
                     if attempt:
                         raise
     return Controls(cache, load, save), cache
+
+
+def _context(app):
+    """The app context a handler already runs in, else a new one. A nested context has a
+    session of its own, and so takes a second pooled connection while the handler holds
+    its first: a join storm then holds the whole pool and waits for more (bench/game.py)."""
+    return nullcontext() if has_app_context() else app.app_context()
 
 
 class Hosting:
@@ -138,6 +147,9 @@ class Hosting:
     def _announce(self, room_id, control, reason):
         self.server.emit(protocol.ROOM_UPDATED, {**control.public(), 'reason': reason},
                          namespace=protocol.namespace_for(room_id))
+        if reason != 'settings':  # a new host: tell them who is already knocking
+            for knock_id, entry in self.pending.all(room_id).items():
+                self._to_host(room_id, protocol.KNOCK, {'knock_id': knock_id, **entry})
 
     def _to_host(self, room_id, event, payload):
         host = self.host(room_id)
