@@ -3,7 +3,7 @@ import json
 import os
 import time
 
-from servers import ROOT
+from servers import ROOT, wait_until
 
 # Tracks each remote tile between calls: a link is live when its <video> has a size,
 # its decoded frame count rises and its pixels change (window.__probe holds the baseline).
@@ -307,3 +307,75 @@ def open_drawer(page):
 
 def close_dialogs(page):
     page.evaluate("() => document.querySelectorAll('dialog[open]').forEach((d) => d.close())")
+
+
+# Per remote tile (by name), read from its own peer connection (found by the tile's
+# tracks): the data channel's state, the media sections in use, the audio received
+# (RTP packets, energy) and the cap on the video we send on that link.
+LINK_DETAILS = """async () => {
+  const out = {};
+  for (const tile of document.querySelectorAll('#grid .tile.remote')) {
+    const stream = tile.querySelector('video').srcObject;
+    const tracks = stream ? stream.getTracks() : [];
+    const pc = (window.__pcs || []).find((pc) => pc.signalingState !== 'closed'
+      && pc.getReceivers().some((r) => tracks.includes(r.track)));
+    if (!pc) { out[tile.dataset.name] = null; continue; }
+    const kinds = pc.getTransceivers()
+      .filter((t) => t.mid !== null && t.currentDirection !== 'stopped')
+      .map((t) => t.receiver.track.kind).sort();
+    const video = pc.getSenders().find((s) => s.track && s.track.kind === 'video');
+    const encoding = video && (video.getParameters().encodings || [])[0];
+    let audioPackets = 0, audioEnergy = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+      audioPackets += s.packetsReceived || 0;
+      audioEnergy += s.totalAudioEnergy || 0;
+    });
+    out[tile.dataset.name] = {
+      channels: pc.__channels.map((c) => `${c.label}:${c.readyState}`), kinds,
+      audioPackets, audioEnergy, videoMaxBitrate: encoding ? encoding.maxBitrate : null,
+    };
+  }
+  return out;
+}"""
+
+
+def link_details(page):
+    return page.evaluate(LINK_DETAILS)
+
+
+def wait_links_complete(pages, speakers, timeout=60):
+    """On every page (name -> Page), every remote link has its data channel open and
+    exactly one audio and one video section, and the links from `speakers` (the players
+    with a microphone) carry audio: packets keep arriving and some have energy.
+    Returns the number of links that carry audio."""
+    first = {name: link_details(page) for name, page in pages.items()}
+    state = {}
+
+    def complete():
+        ok = True
+        for name, page in pages.items():
+            state[name] = details = link_details(page)
+            for other, link in details.items():
+                before = (first[name].get(other) or {}).get('audioPackets', 0)
+                good = (link is not None and link['channels'] == ['rhystic:open']
+                        and link['kinds'] == ['audio', 'video'])
+                if good and other in speakers:
+                    good = link['audioPackets'] >= before + 25 and link['audioEnergy'] > 0
+                ok = ok and good
+        return ok
+
+    try:
+        wait_until(complete, timeout, interval=1, message='data channels and audio on every link')
+    except AssertionError as exc:
+        raise AssertionError(f'{exc}: {json.dumps(state, indent=1)}') from None
+    return sum(1 for name, details in state.items() for other in details if other in speakers)
+
+# The table's buttons and fields that a screen reader would read without a name.
+UNLABELLED = """() => [...document.querySelectorAll(
+    '.game-pod button, .game-bar button, #drawer button, #drawer input, .game-dialog button,'
+    + ' .game-dialog input, .game-dialog select')]
+  .filter((el) => el.getClientRects().length && !el.closest('[hidden]'))
+  .filter((el) => !(el.getAttribute('aria-label') || el.labels?.length
+    || el.textContent.trim() || el.getAttribute('placeholder')))
+  .map((el) => el.outerHTML.slice(0, 120))"""

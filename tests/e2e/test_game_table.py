@@ -14,7 +14,7 @@ import signal
 import pytest
 
 from clients import PyPeer, api_user
-from e2e.helpers import (CONTROL_OVERLAPS, LIFE_HEIGHTS, TABLE_VIEW, close_dialogs,
+from e2e.helpers import (CONTROL_OVERLAPS, LIFE_HEIGHTS, TABLE_VIEW, UNLABELLED, close_dialogs,
                          create_room, life, open_drawer, open_invite, pod, wait_life)
 
 pytestmark = pytest.mark.browser
@@ -155,6 +155,18 @@ def test_three_players_share_life_dice_turns_undo_and_chat(start_server, player)
         assert page.locator('#feed script, #feed b, #feed a').count() == 0
         assert page.evaluate('() => window.__pwned') is None
 
+    # The host starts a new game in another format (a confirm step first): 20 life.
+    hana.click('#table-button')
+    hana.select_option('#format-select', 'standard')
+    start = hana.locator('#new-game-form button[type="submit"]')
+    start.click()
+    assert start.inner_text() == 'Click again to start a new game'
+    start.click()
+    for name in pages:
+        wait_life(everyone, name, 20)
+    for page in everyone:
+        page.wait_for_function("() => !document.querySelector('#grid .tile.game-active')")
+
 
 def test_a_reload_and_a_server_restart_keep_the_table_and_its_log(start_server, player):
     server = start_server()
@@ -267,6 +279,7 @@ def test_the_table_controls_never_overlap(server, player, count, device):
         label = f'table-{count}-{device}'
         shot(page, label)
         assert page.evaluate(CONTROL_OVERLAPS) == []
+        assert page.evaluate(UNLABELLED) == []
         heights = page.evaluate(LIFE_HEIGHTS)
         assert len(heights) == count and min(heights.values()) >= 24, heights
 
@@ -283,12 +296,14 @@ def test_the_table_controls_never_overlap(server, player, count, device):
         if count == 4:
             shot(page, f'{label}-dice')
         assert page.evaluate(CONTROL_OVERLAPS) == []
+        assert page.evaluate(UNLABELLED) == []
         close_dialogs(page)
         open_drawer(page)
         page.locator('#feed .feed-game').filter(has_text='rolled 1d20').wait_for()
         if count in (4, 8):
             shot(page, f'{label}-drawer')
         assert page.evaluate(CONTROL_OVERLAPS) == []
+        assert page.evaluate(UNLABELLED) == []
     finally:
         for other in others:
             other.close()
