@@ -52,3 +52,24 @@ def test_browser_bench_smoke(tmp_path):
     assert result['errors'] == []
     assert result['first_frame']['ok'] and result['mesh']['links_live'] == 6
     assert 'first remote frame' in table
+
+
+@pytest.mark.slow
+def test_game_bench_smoke(tmp_path):
+    result, table = run_bench('bench.game', [
+        '--servers', 'rhystic-1w,rhystic-2w', '--rooms', '3', '--seconds', '5',
+        '--warmup', '0', '--procs', '2',
+    ], tmp_path, timeout=400)
+    assert result['errors'] == []
+    assert [r['server'] for r in result['results']] == ['rhystic-1w', 'rhystic-2w']
+    for server in result['results']:
+        assert server['database'].startswith('PostgreSQL'), server['database']
+        assert server['join']['players'] == 24 and server['join']['failed'] == 0
+        run = server['play']
+        assert run['sent'] > 0
+        assert run['acked'] == run['sent'] and run['ack_errors'] == 0, run
+        # Every action reached all 8 members of its room, and nothing else arrived.
+        assert run['complete'] == run['sent'] and run['incomplete'] == 0, run
+        assert run['updates_missing'] == 0 and run['unexpected'] == 0, run
+        assert server['verify'] == {'checked': 24, 'wrong': 0, 'examples': []}
+    assert 'round trip to all 8' in table
