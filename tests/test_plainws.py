@@ -143,7 +143,7 @@ def test_a_plain_websocket_and_a_socketio_client_share_a_room_and_signal(live):
     alice, bob = api_user(server.url, 'Alice'), api_user(server.url, 'Bob')
     room_id = api_room(server.url, alice['token'])
     a = PyPeer(server.url, room_id, alice['token'])
-    record(a, 'chat-message')
+    record(a, 'chat-message', 'game-update')
     b = WsPeer(server.url, room_id, bob['token'], user_id=bob['user_id'])
     peers += [a, b]
     # Each sees the other: the newcomer in its welcome, the other through peer-joined.
@@ -180,6 +180,12 @@ def test_a_plain_websocket_and_a_socketio_client_share_a_room_and_signal(live):
     b.send(type='chat', text='gg')
     assert a.next('chat-message')['text'] == 'gg'
     assert b.next('chat-message')['peer_id'] == b.peer_id
+    # The game table's action travels under "action", its own "type" being the action's.
+    b.send(type='game', action={'type': 'life', 'player': bob['user_id'], 'delta': -3})
+    ack = b.next('ack', lambda m: m['for'] == 'game')
+    assert ack['entry']['type'] == 'life' and ack['ok'] is True
+    update = a.next('game-update', lambda u: u['entry']['type'] == 'life')
+    assert update['state']['players'][bob['user_id']]['life'] == 37
     b.send(type='offer', to='p_nobody123', sdp=SDP, ref=7)
     assert b.next('error') == {'type': 'error', 'for': 'offer', 'ref': 7, 'error': {
         'code': 'unknown_peer', 'message': "no peer 'p_nobody123' in this room"}}
