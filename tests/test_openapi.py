@@ -67,7 +67,7 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_crash(server, tmp_
         cwd=tmp_path, capture_output=True, text=True, timeout=600)  # its cache goes there
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
-    assert ' 10 selected / 10 total' in output
+    assert ' 11 selected / 11 total' in output
     assert 'Internal Server Error' not in server.log()
     assert 'Traceback' not in server.log(), server.log()[-5000:]
     assert server.proc.poll() is None  # still up
