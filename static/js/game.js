@@ -80,13 +80,7 @@ export class GameClient extends Emitter {
     on('welcome', (welcome) => this._onWelcome(welcome));
     on('game-update', (update) => this._onUpdate(update));
     on('chat-message', (message) => this._onChat(message));
-    on('room-updated', (update) => this._onHostChange(update.host));
-    on('room-updated', (room) => {  // the host role moved: every permission follows it
-      if (room?.host === undefined || room.host === this.host) return;
-      this.host = room.host;
-      this._updateRole();
-      this._changed();
-    });
+    on('room-updated', (update) => this._onHostChange(update?.host));
     this._changed();
     return this;
   }
