@@ -105,6 +105,7 @@ class Signaling:
 
     def on_connect(self, auth=None):
         sid, namespace = request.sid, request.namespace
+        self._ensure_sweeper()
         try:
             if protocol.is_lobby(namespace):  # a newcomer knocking on a locked room
                 return self.hosting.on_lobby_connect(namespace, auth, sid)
@@ -117,7 +118,6 @@ class Signaling:
             self._refuse(namespace, protocol.INTERNAL, 'the server could not seat you; '
                                                        'try again in a moment', {})
         self._seat(sid, namespace, admitted)
-        self._ensure_sweeper()
 
     def _refuse(self, namespace, code, message, extra):
         metrics.REFUSALS.labels(code=code).inc()
@@ -380,11 +380,16 @@ class Signaling:
         if self._sweeper is None:
             self._sweeper = self.socketio.start_background_task(self._sweep_forever)
             if self.rooms.store.shared:
-                self.socketio.start_background_task(self._listen_forever)
+                # Subscribed now, before this worker's first seat is visible: a signal
+                # another worker sends that seat must find the inbox listening.
+                try:
+                    first = self.rooms.subscribe()
+                except Exception:  # Redis away: the listener keeps trying
+                    first = None
+                self.socketio.start_background_task(self._listen_forever, first)
 
-    def _listen_forever(self):
+    def _listen_forever(self, subscription=None):
         """This worker's inbox: signals other workers relay to sockets held here."""
-        subscription = None
         while self.running:
             try:
                 subscription = subscription or self.rooms.subscribe()
