@@ -33,12 +33,14 @@ def test_python_m_rhystic_migrates_and_serves_on_the_chosen_port(tmp_path):
             return False
     try:
         wait_until(ready, 60, 0.2, message=f'python -m rhystic on {port}')
+        secrets = []
         # Migrated (the API writes), signaling over both transports, TURN as setup.sh says.
         alice, bob = api_user(url, 'Alice'), api_user(url, 'Bob')
         room_id = api_room(url, alice['token'])
         peer = PyPeer(url, room_id, alice['token'])
         plain = websocket.create_connection(
             f'ws://127.0.0.1:{port}/ws?room={room_id}&token={bob["token"]}', timeout=10)
+        secrets = [bob['token'], alice['token']]
         try:
             welcome = json.loads(plain.recv())
             assert welcome['type'] == 'welcome' and welcome['peers'][0]['display_name'] == 'Alice'
@@ -57,6 +59,7 @@ def test_python_m_rhystic_migrates_and_serves_on_the_chosen_port(tmp_path):
     log = log_path.read_text(errors='replace')
     assert f'Rhystic (development server) on http://localhost:{port}' in log
     assert 'Traceback' not in log, log[-3000:]
+    assert not [secret for secret in secrets if secret in log], 'a token reached the log'
 
 
 def test_secrets_come_from_the_environment_or_the_instance_folder_as_setup_sh_does(tmp_path):
