@@ -6,6 +6,7 @@ speaks /ws with the browser's own WebSocket beside a Chromium player on the web 
 """
 import itertools
 import json
+import re
 import socket
 import threading
 from urllib.parse import urlencode
@@ -110,6 +111,12 @@ def ws_refusal(url, room_id, **kwargs):
     code = peer.wait_closed()
     assert not peer.inbox.welcomes
     return error, code
+
+
+def connected_peers(url):
+    """The server's count of live seats (its rhystic_connected_peers gauge)."""
+    text = requests.get(url + '/metrics', timeout=5).text
+    return float(re.search(r'^rhystic_connected_peers (\S+)$', text, re.M).group(1))
 
 
 def record(py_peer, *events):
@@ -283,10 +290,11 @@ def test_a_dropped_plain_websocket_takes_its_seat_back(server):
     try:
         seat = b.peer_id
         a.next('peer-joined')
+        wait_until(lambda: connected_peers(server.url) == 2, message='only these two connected')
         b.drop()
+        wait_until(lambda: connected_peers(server.url) == 1, message='the drop noticed')
         # While it is away, a signal to it is kept for the seat.
-        wait_until(lambda: a.emit('signal', {'to': seat, 'type': 'offer', 'sdp': SDP})
-                   == {'ok': True}, message='an ok ack')
+        assert a.emit('signal', {'to': seat, 'type': 'offer', 'sdp': SDP}) == {'ok': True}
         b.resume()
         assert (b.peer_id, b.welcome['resumed']) == (seat, True)
         assert b.next('offer') == {'type': 'offer', 'from': a.peer_id, 'sdp': SDP}
@@ -362,8 +370,9 @@ def test_a_plain_websocket_and_a_socketio_client_on_two_workers(tmp_path, redis_
 def test_the_connection_guards_hold_on_the_plain_websocket(tmp_path):
     """The guards of Socket.IO's WebSocket (test_transport.py): frame cap 1008, binary 1003,
     size limit 1009, and the per-address cap (429 before the upgrade). The signal rate is
-    raised here so that the frame cap, not rate_limited answers, meets the flood. And a
-    client that answers no ping is closed, and its seat given up after its grace."""
+    raised here so that the frame cap, not rate_limited answers, meets the flood. A client
+    that answers no ping is closed, and its seat given up after its grace; a stopping
+    worker closes with 1012 (reconnect)."""
     server = Server(live_env(tmp_path, RHYSTIC_MAX_SOCKETS_PER_ADDRESS='3',
                              RHYSTIC_SIGNAL_RATE='10000', RHYSTIC_SIGNAL_BURST='10000',
                              RHYSTIC_PING_INTERVAL='1', RHYSTIC_PING_TIMEOUT='1',
@@ -415,6 +424,9 @@ def test_the_connection_guards_hold_on_the_plain_websocket(tmp_path):
         wait_until(lambda: _connects(server.url, room_id, owner['token']),
                    message='a free place after one closed')
         assert requests.get(server.url + '/healthz', timeout=5).status_code == 200
+        # A stopping worker hands its sockets over (shutdown.py): 1012, reconnect.
+        server.stop()
+        assert held[1].wait_closed() == 1012
         assert 'Traceback' not in server.log(), server.log()[-3000:]
     finally:
         server.stop()
