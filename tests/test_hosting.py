@@ -198,3 +198,16 @@ def test_a_join_needs_one_database_connection_at_a_time(tmp_path):
     assert a.emit('leave') == {'ok': True}
     update = b.next('room-updated')  # the role passed on, and was saved
     assert update['host'] == guest['user_id'] and update['reason'] == 'host_left'
+
+
+def test_the_role_passes_on_after_the_room_left_the_cache(table):
+    # The room directory keeps a room for 60 s; a departure after that read the room
+    # from SQL outside any app context ('leave' and the grace sweeper have none), and the
+    # hand-over failed with "Working outside of application context" (bench/game.py).
+    app, room_id, host, (bo, _, _) = table
+    a = Peer(app, room_id, host['token'])
+    b = Peer(app, room_id, bo['token'])
+    app.extensions['rhystic.signaling'].directory.forget(room_id)  # as when its ttl ran out
+    assert a.emit('leave') == {'ok': True}
+    update = b.next('room-updated')
+    assert update['host'] == bo['user_id'] and update['reason'] == 'host_left'

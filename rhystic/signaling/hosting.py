@@ -69,7 +69,10 @@ class Hosting:
         self.pending = PendingKnocks(self.knocks)
 
     def _owner(self, room_id):
-        info = self.signaling.directory.get(room_id)
+        # A cache miss reads SQL: 'leave', disconnects and the grace sweeper have no app
+        # context of their own.
+        with _context(self.signaling.app):
+            info = self.signaling.directory.get(room_id)
         return info[2] if info else None
 
     def control(self, room_id):
