@@ -197,6 +197,7 @@ def play(gens, meter, target, seconds, args):
         'updates_missing': sum(r['updates_missing'] for r in replies),
         'unexpected': sum(r['unexpected'] for r in replies),
         'out_of_order': sum(r['out_of_order'] for r in replies),
+        'dropped': sum(r['dropped'] for r in replies),
         'actions_per_s': round(sum(r['sent'] for r in replies) / seconds, 1),
         'round_trip': summary(x for r in replies for x in r['latencies']),
         'first_update': summary(x for r in replies for x in r['first']),
@@ -294,8 +295,8 @@ def table(results, args):
         f"{r['play']['over_50ms']} ({r['play']['over_50ms'] / max(1, r['play']['complete']) * 100:.1f} %)"))
     row('first update: p50 / p99 / max', lambda r: ms(r['play']['first_update']))
     row('ack: p50 / p99 / max', lambda r: ms(r['play']['ack']))
-    row('incomplete / updates missing', lambda r: (
-        f"{r['play']['incomplete']} / {r['play']['updates_missing']}"))
+    row('incomplete / updates missing / sockets dropped', lambda r: (
+        f"{r['play']['incomplete']} / {r['play']['updates_missing']} / {r['play']['dropped']}"))
     row('life totals checked / wrong', lambda r: (
         f"{r['verify']['checked']} / {r['verify']['wrong']}"))
     row('game-update size', lambda r: fmt(r['play']['update_bytes'], ' B'))
@@ -326,9 +327,11 @@ def problems(result):
         found.append(f"{result['server']}: seating failed: {join}")
     for name in ('warmup', 'play'):
         run = result.get(name)
-        if run and (run['ack_errors'] or run['incomplete'] or run['acked'] != run['sent']):
+        if run and (run['ack_errors'] or run['incomplete'] or run['acked'] != run['sent']
+                    or run['dropped']):
             found.append(f"{result['server']} {name}: {run['sent']} sent, {run['acked']} acked, "
-                         f"{run['ack_errors']} refused, {run['incomplete']} not seen by all")
+                         f"{run['ack_errors']} refused, {run['incomplete']} not seen by all, "
+                         f"{run['dropped']} sockets dropped")
     if verify and verify['wrong']:
         found.append(f"{result['server']}: {verify['wrong']} life totals wrong: "
                      f"{verify['examples']}")

@@ -51,7 +51,9 @@ function connectPlayer(url, table, who) {
       reject(new Error(`connect_error ${err.message} ${JSON.stringify(err.data || '')}`));
     });
     socket.on('disconnect', (reason) => {
-      if (!player.closing) fail(`socket in ${table.id} dropped: ${reason}`);
+      if (player.closing) return;
+      if (play) play.dropped++;
+      fail(`socket in ${table.id} dropped: ${reason}`);
     });
   });
 }
@@ -133,7 +135,8 @@ async function join({ url, rooms, concurrency }) {
 // Every player sends a `game` life action every intervalMs (± jitter), for `seconds`.
 async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
   play = { pending: new Map(), latencies: [], first: [], own: [], acks: [], sent: 0,
-    acked: 0, ackErrors: 0, unexpected: 0, outOfOrder: 0, updateBytes: 0, sizeSamples: 0 };
+    acked: 0, ackErrors: 0, unexpected: 0, outOfOrder: 0, updateBytes: 0, sizeSamples: 0,
+    dropped: 0 };
   const players = tables.flatMap((t) => t.players);
   let seq = 0;
   const cpu0 = process.cpuUsage();
@@ -147,6 +150,7 @@ async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
   }, 50);
 
   const act = (player) => {
+    if (!player.socket.connected) return; // dropped (counted): its actions can't be sent
     const requestId = `${process.pid}-${++seq}`;
     // Alternate -1 and +1 so life stays near the start however long the run.
     const delta = player.nextDelta || -1;
@@ -192,6 +196,7 @@ async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
     players: players.length, sent: play.sent, acked: play.acked, ack_errors: play.ackErrors,
     complete: play.latencies.length, incomplete: play.pending.size,
     updates_missing: missing, unexpected: play.unexpected, out_of_order: play.outOfOrder,
+    dropped: play.dropped,
     update_bytes: play.sizeSamples ? Math.round(play.updateBytes / play.sizeSamples) : null,
     send_ms: sendMs, loadgen_cpu_ms: (cpu.user + cpu.system) / 1000,
     loadgen_lag_max_ms: round2(lag.max),
@@ -208,8 +213,14 @@ async function verify() {
   let checked = 0;
   await inBatches(tables.filter((t) => t.players.length), 50, (table) => new Promise(
     (resolve, reject) => {
-      table.players[0].socket.emit('game-sync', {}, (ack) => {
-        if (!ack || !ack.ok) { reject(new Error(`game-sync refused: ${JSON.stringify(ack)}`)); return; }
+      const reader = table.players.find((p) => p.socket.connected);
+      if (!reader) { reject(new Error(`game-sync in ${table.id}: every socket dropped`)); return; }
+      // A server that never answers must not hang the benchmark.
+      reader.socket.timeout(15000).emit('game-sync', {}, (err, ack) => {
+        if (err || !ack || !ack.ok) {
+          reject(new Error(`game-sync in ${table.id}: ${err ? 'no answer' : JSON.stringify(ack)}`));
+          return;
+        }
         for (const p of table.players) {
           const have = ack.state.players[p.userId];
           checked++;
