@@ -27,6 +27,7 @@ from flask_socketio import ConnectionRefusedError
 from simple_websocket import ConnectionClosed
 from socketio import packet as sio_packet
 from wsproto.events import Ping
+from wsproto.utilities import LocalProtocolError
 
 from ..auth import bearer_token, user_for_socket
 from ..extensions import db
@@ -104,6 +105,7 @@ class PlainSocket:
         empty = self.eio.get_queue_empty_exception()
         last_pong = next_ping = time.monotonic()
         next_ping += self.ping_interval
+        code, reason = POLICY, 'no pong in time'
         try:
             while True:
                 try:
@@ -111,32 +113,39 @@ class PlainSocket:
                 except empty:
                     item = None
                 if isinstance(item, tuple) and item[0] is _CLOSE:
-                    self.ws.close(item[1], item[2])
+                    _, code, reason = item
                     return
                 if item is not None:
                     self.ws.send(item)
                 if time.monotonic() >= next_ping:
                     last_pong = self._ping(last_pong)
+                    if last_pong is None:
+                        return
                     next_ping = time.monotonic() + self.ping_interval
-        except (ConnectionClosed, OSError):
-            pass  # the client went, or answers no ping
+        except (ConnectionClosed, OSError, LocalProtocolError):
+            code = None  # the client went: nobody is left to tell
         finally:
-            self.closing = True
-            if self.ws.connected:  # e.g. no pong: say so, if anyone still listens
-                try:
-                    self.ws.close(POLICY, 'no pong in time')
-                except (ConnectionClosed, OSError):
-                    pass
-            self.ws.event.set()  # wake the reader, whatever it waits for
+            self._end(code, reason)
+
+    def _end(self, code, reason):
+        """Close with code (None: the client is gone, say nothing), and wake the reader."""
+        self.closing = True
+        if self.ws.connected and code is not None:
+            try:
+                self.ws.close(code, reason)
+            except (ConnectionClosed, OSError, LocalProtocolError):
+                pass
+        self.ws.connected = False  # the reader must stop waiting, whatever happened
+        self.ws.event.set()
 
     def _ping(self, last_pong):
         """A WebSocket ping; the client's pong proves it alive. A client silent for
-        ping interval + timeout is closed, and its seat enters the grace period."""
+        ping interval + timeout is closed (None), and its seat enters the grace period."""
         now = time.monotonic()
         if self.ws.pong_received:
             last_pong, self.ws.pong_received = now, False
         if now - last_pong > self.ping_interval + self.ping_timeout:
-            raise ConnectionClosed(POLICY, 'no pong in time')  # closed on the way out
+            return None
         self.ws.sock.send(self.ws.ws.send(Ping()))
         return last_pong
 
@@ -247,6 +256,11 @@ class PlainWebSocket:
             socket.push({'type': 'connect_error', 'error': error})  # as Socket.IO names it
             socket.close_with(POLICY, error['code'])
             return None
+        except Exception:
+            # Failed half way (after the seat was taken, say): count it connected, so that
+            # closing it runs the disconnect handler like any drop and frees the manager.
+            manager.connect(sid, namespace)
+            raise
         finally:
             db.session.remove()  # the connection lasts a game; its SQL connection must not
         manager.connect(sid, namespace)
