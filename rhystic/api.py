@@ -76,12 +76,12 @@ def update_me():
 def create_room():
     """A room, owned by the caller; without a caller, unowned with a one-time owner token.
 
-    No sign-in opens no CSRF hole. security.py checks CSRF whenever the session cookie
-    is sent, so a signed-in browser still needs its X-CSRFToken and a forged request
-    that carries the cookie is refused. A request without the cookie (or a bearer token)
-    acts for nobody: a forging page gains no one's authority, makes a room it could
-    have made itself, and can't read the owner token, which same-origin rules keep from
-    it. The per-address limit (RATELIMIT_ROOMS) holds for everyone.
+    No sign-in opens no CSRF hole. security.py checks CSRF whenever the session or
+    remember cookie is sent, so a browser still needs its X-CSRFToken and a forged
+    request that carries the cookie is refused. A request with neither cookie nor bearer
+    token acts for nobody: a forging page borrows no one's authority, makes a room it
+    could have made itself, and can't read the owner token (the same-origin policy keeps
+    the answer from it). The per-address limit (RATELIMIT_ROOMS) holds for everyone.
     """
     user = _caller_or_none()
     data = json_body({'name', 'max_peers'})
