@@ -3,12 +3,12 @@
  * viewer's own choices (spotlight, rotation, flip), remembered per room and player.
  * @module tiles
  */
-import { FAILURE_REASONS } from './webrtc.js';
+import { FAILURE_REASONS } from './linkhealth.js';
 
 /**
  * @typedef {import('./signaling.js').Peer} Peer
- * @typedef {import('./webrtc.js').LinkState} LinkState
- * @typedef {import('./webrtc.js').LinkStats} LinkStats
+ * @typedef {import('./link.js').LinkState} LinkState
+ * @typedef {import('./linkhealth.js').LinkStats} LinkStats
  * @typedef {{rotate: number, flip: boolean}} View
  */
 
@@ -75,6 +75,7 @@ export class TileGrid {
     /** @type {Map<string, {el: HTMLElement, peer: Peer, link: ?LinkState}>} */
     this.tiles = new Map();
     this.spotlightId = null;
+    this._countdown = null;
   }
 
   /**
@@ -163,6 +164,19 @@ export class TileGrid {
     if (!tile) return;
     tile.link = link;
     this._render(tile);
+    if (link.retryAt && !this._countdown) {
+      this._countdown = setInterval(() => this._tickCountdowns(), 1000);
+    }
+  }
+
+  /** A failed link's "trying again in N s" counts down; the timer stops with the last. */
+  _tickCountdowns() {
+    const waiting = [...this.tiles.values()].filter((tile) => tile.link?.retryAt);
+    for (const tile of waiting) this._render(tile);
+    if (!waiting.length) {
+      clearInterval(this._countdown);
+      this._countdown = null;
+    }
   }
 
   /** @param {string} peerId @param {LinkStats} stats */
@@ -292,6 +306,7 @@ export class TileGrid {
     el.dataset.cameraOff = peer.media?.video === false ? '1' : '0';
     const [state, label, message] = describe(peer, link);
     el.dataset.state = state;
+    el.dataset.attempt = String(link?.attempt ?? 0);
     el.querySelector('.tile-state').textContent = label;
     el.querySelector('.tile-message').textContent = message;
     el.classList.toggle('has-message', Boolean(message));
@@ -317,13 +332,21 @@ function describe(peer, link) {
   const status = link?.status ?? 'connecting';
   if (status === 'failed') {
     const why = FAILURE_REASONS[link.reason] ?? FAILURE_REASONS['no-route'];
-    return ['failed', 'No connection', `Can't reach ${name}: ${why}`];
+    // The link keeps trying on its own: say when, so the tile is not a dead end.
+    const next = link.retryAt ? `Trying again in ${secondsUntil(link.retryAt)} s.`
+      : `Trying again now (attempt ${link.attempt + 1})…`;
+    return ['failed', 'No connection', `Can't reach ${name}: ${why}. ${next}`];
   }
   if (status === 'reconnecting') return ['reconnecting', 'Reconnecting…', `Reconnecting to ${name}…`];
   if (status === 'connecting') return ['connecting', 'Connecting…', `Connecting to ${name}…`];
   const note = cameraOff ? `${name} turned their camera off` : '';
   if (!link.route) return ['connected', 'Connected', note];
   return [link.route, link.route === 'relay' ? 'Via relay' : 'Direct', note];
+}
+
+/** @param {number} at a Date.now() time @returns {number} whole seconds from now, at least 1 */
+function secondsUntil(at) {
+  return Math.max(1, Math.ceil((at - Date.now()) / 1000));
 }
 
 /** A player's key for remembered choices: their account, stable across reloads. */
