@@ -6,6 +6,8 @@ on conditions in the page, never on sleeps.
 import json
 import os
 import secrets
+import shlex
+import shutil
 
 import pytest
 
@@ -28,14 +30,20 @@ CHROMIUM_ARGS = [
 ARTIFACTS = os.path.join(ROOT, 'test-artifacts')
 TURN_SECRET = 'e2e-turn-' + secrets.token_hex(8)
 
-# Wraps RTCPeerConnection so a test can read getStats() independently of the app.
+# Wraps RTCPeerConnection so a test can read getStats() and the data channels
+# (pc.__channels) independently of the app.
 RECORD_PEER_CONNECTIONS = """
 (() => {
   const Original = window.RTCPeerConnection;
   if (!Original || window.__pcs) return;
   window.__pcs = [];
   window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
+    constructor(...args) { super(...args); this.__channels = []; window.__pcs.push(this); }
+    createDataChannel(...args) {
+      const channel = super.createDataChannel(...args);
+      this.__channels.push(channel);
+      return channel;
+    }
   };
 })();
 """
@@ -62,6 +70,10 @@ TRACE_PEER_CONNECTIONS = """
           + `${this.iceConnectionState}/${this.connectionState}`));
       }
       this.addEventListener('track', ({ track }) => note(`track ${track.kind}`));
+      this.addEventListener('icegatheringstatechange',
+        () => note(`gathering ${this.iceGatheringState}`));
+      this.addEventListener('icecandidateerror',
+        ({ errorCode, url }) => note(`candidate error ${errorCode} ${url}`));
     }
     async setLocalDescription(...args) {
       try {
@@ -205,10 +217,28 @@ def server(start_server):
     return start_server()
 
 
+def chromium_without_realtime_threads(tmp_dir):
+    """Chromium as an ordinary user runs it. As root, Chromium's audio threads take
+    real-time priority (SCHED_RR): with eight players on two cores they then starve
+    every other thread, the WebRTC network threads included, and round trips on
+    loopback grow to a minute (issue 9). Without CAP_SYS_NICE they stay ordinary
+    threads, as on a player's own computer."""
+    setpriv = shutil.which('setpriv')
+    if os.geteuid() != 0 or setpriv is None:
+        return CHROMIUM
+    path = os.path.join(tmp_dir, 'chromium')
+    with open(path, 'w') as f:
+        f.write(f'#!/bin/sh\nexec {shlex.quote(setpriv)} --bounding-set=-sys_nice '
+                f'{shlex.quote(CHROMIUM)} "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
 @pytest.fixture(scope='session')
-def browser():
+def browser(tmp_path_factory):
+    executable = chromium_without_realtime_threads(str(tmp_path_factory.mktemp('chromium')))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -174,7 +174,7 @@ def wait_all_live(pages, names, timeout=60000):
     """Each page (name -> Page) sees every other name live; returns the latest moment
     (Date.now() in the pages) at which a page had all its links live."""
     for name, page in pages.items():
-        page.evaluate(WATCH_LIVE, [sorted(n for n in names if n != name), 200])
+        page.evaluate(WATCH_LIVE, [sorted(n for n in names if n != name), 500])
     latest = 0
     for name, page in pages.items():
         try:
