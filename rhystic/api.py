@@ -126,6 +126,9 @@ def claim_room(room_id):
     signaling = current_app.extensions.get('rhystic.signaling')
     if signaling is not None:
         signaling.directory.forget(room_id)  # this worker's joins see the owner at once
+        # The claimer hosts from now on, even if the role had passed to a player seated
+        # before the claim; everyone in the room hears of it.
+        signaling.hosting.claimed(room_id, user.public_id)
     log.info('room claimed', extra={'event': 'room_claimed', 'room': room_id,
                                     'user': user.public_id})
     return jsonify({'room_id': room_id, 'status': 'claimed', 'owner': user.public_id})

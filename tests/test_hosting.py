@@ -211,3 +211,21 @@ def test_the_role_passes_on_after_the_room_left_the_cache(table):
     assert a.emit('leave') == {'ok': True}
     update = b.next('room-updated')
     assert update['host'] == bo['user_id'] and update['reason'] == 'host_left'
+
+
+def test_a_claim_makes_the_claimer_host_even_after_the_role_passed_on(table):
+    app, room_id_unused, host, (bo, cy, _) = table
+    client = app.test_client()
+    made = client.post('/api/rooms', json={})  # no sign-in: an owner token comes back
+    assert made.status_code == 201
+    room_id, token = made.get_json()['room_id'], made.get_json()['owner_token']
+    b = Peer(app, room_id, bo['token'])
+    c = Peer(app, room_id, cy['token'])
+    b.emit('leave')  # nobody hosted; the role passes to the longest-seated, Cy
+    assert c.next('room-updated')['host'] == cy['user_id']
+    claim = client.post(f'/api/rooms/{room_id}/claim', json={'owner_token': token},
+                        headers={'Authorization': f'Bearer {host["token"]}'})
+    assert claim.status_code == 200, claim.get_json()
+    update = c.next('room-updated')
+    assert update['host'] == host['user_id'] and update['reason'] == 'claimed'
+    assert c.emit('room-settings', {'locked': True})['error']['code'] == 'forbidden'

@@ -161,6 +161,11 @@ class Hosting:
                 self.server.emit(event, payload, to=seat.peer_id,
                                  namespace=protocol.namespace_for(room_id))
 
+    def claimed(self, room_id, user_id):
+        """The room was claimed with its owner token (POST /api/rooms/<id>/claim)."""
+        control = self.controls.change(room_id, host=user_id)
+        self._announce(room_id, control, 'claimed')
+
     def welcome_extra(self, room_id, control, user_id):
         """What the welcome's `room` says of hosting; the host also gets who is knocking."""
         extra = control.public()
