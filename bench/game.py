@@ -198,6 +198,7 @@ def play(gens, meter, target, seconds, args):
         'unexpected': sum(r['unexpected'] for r in replies),
         'out_of_order': sum(r['out_of_order'] for r in replies),
         'dropped': sum(r['dropped'] for r in replies),
+        'late': sum(r['late'] for r in replies),
         'actions_per_s': round(sum(r['sent'] for r in replies) / seconds, 1),
         'round_trip': summary(x for r in replies for x in r['latencies']),
         'first_update': summary(x for r in replies for x in r['first']),
@@ -238,6 +239,10 @@ def bench_server(target, args, log_dir, say):
                           'tables_ready': all(r['tables_ready'] for r in replies),
                           'seconds': round(max(r['ms'] for r in replies) / 1000, 1)}
         say(f"  seated {result['join']['players']} players in {result['join']['seconds']} s")
+        before = meter.snapshot()
+        time.sleep(args.idle)  # the seated players' cost with no action: pings, upkeep
+        idle = Meter.delta(before, meter.snapshot())
+        result['idle_cores'] = round(idle['workers_s'] / idle['wall_s'], 3)
         if args.warmup:
             result['warmup'] = play(gens, meter, target, args.warmup, args)
             say(f"  warm-up {args.warmup} s: {_brief(result['warmup'])}")
@@ -301,7 +306,8 @@ def table(results, args):
         f"{r['verify']['checked']} / {r['verify']['wrong']}"))
     row('game-update size', lambda r: fmt(r['play']['update_bytes'], ' B'))
     row('server CPU per action (workers)', lambda r: (
-        f"{fmt(r['play']['cpu_us_per_action'], ' µs')} ({r['play']['server_cores']} cores)"))
+        f"{fmt(r['play']['cpu_us_per_action'], ' µs')} ({r['play']['server_cores']} cores; "
+        f"{r['idle_cores']} idle)"))
     row('  PostgreSQL backends per action', lambda r: fmt(
         r['play']['postgres_cpu_us_per_action'], ' µs'))
     row('  Redis per action', lambda r: fmt(r['play']['redis_cpu_us_per_action'], ' µs'))
@@ -352,9 +358,12 @@ def parse_args(argv=None):
                    help='seconds between one player\'s actions')
     p.add_argument('--jitter', type=float, default=0.25,
                    help='each interval is interval x (1 +- jitter), uniformly')
+    p.add_argument('--idle', type=float, default=3,
+                   help='seconds to measure the seated players\' idle cost')
     p.add_argument('--drain', type=float, default=10, help='seconds to wait for the last updates')
     p.add_argument('--procs', type=int, default=2, help='load-generator processes')
-    p.add_argument('--connect-concurrency', type=int, default=50)
+    p.add_argument('--connect-concurrency', type=int, default=20,
+                   help='joins in flight per load generator')
     p.add_argument('--json', metavar='FILE')
     p.add_argument('--keep-logs', action='store_true')
     return p.parse_args(argv)

@@ -12,6 +12,7 @@ const { io } = require('socket.io-client');
 
 let tables = []; // [{id, players: [{socket, userId, peerId, version, players, sum}]}]
 let play = null; // the run in progress: pending actions by request_id, and counters
+let runs = 0; // request_ids carry the run's number: a late answer to an earlier run is no surprise
 
 function fail(message) {
   process.stderr.write(`gameload ${process.pid}: ${message}\n`);
@@ -72,7 +73,9 @@ function onUpdate(player, update) {
   if (!play) return;
   const action = play.pending.get(update.request_id);
   if (action === undefined || action.table !== player.table) {
-    if (update.request_id !== null) play.unexpected++;
+    if (update.request_id === null) return; // a join
+    if (!update.request_id.startsWith(`${process.pid}-${play.run}-`)) play.late++;
+    else play.unexpected++;
     return;
   }
   if (play.sizeSamples < 1000) {
@@ -84,12 +87,12 @@ function onUpdate(player, update) {
   if (player === action.player) play.own.push(now - action.t0);
   if (action.arrivals === action.expected) {
     play.latencies.push(now - action.t0);
-    settle(action, update.request_id);
+    settle(play, action, update.request_id);
   }
 }
 
-function settle(action, requestId) {
-  if (action.arrivals >= action.expected && action.acked) play.pending.delete(requestId);
+function settle(run, action, requestId) {
+  if (action.arrivals >= action.expected && action.acked) run.pending.delete(requestId);
 }
 
 async function inBatches(items, concurrency, fn) {
@@ -134,9 +137,9 @@ async function join({ url, rooms, concurrency }) {
 
 // Every player sends a `game` life action every intervalMs (± jitter), for `seconds`.
 async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
-  play = { pending: new Map(), latencies: [], first: [], own: [], acks: [], sent: 0,
-    acked: 0, ackErrors: 0, unexpected: 0, outOfOrder: 0, updateBytes: 0, sizeSamples: 0,
-    dropped: 0 };
+  const run = play = { run: ++runs, pending: new Map(), latencies: [], first: [], own: [],
+    acks: [], sent: 0, acked: 0, ackErrors: 0, unexpected: 0, late: 0, outOfOrder: 0,
+    updateBytes: 0, sizeSamples: 0, dropped: 0 };
   const players = tables.flatMap((t) => t.players);
   let seq = 0;
   const cpu0 = process.cpuUsage();
@@ -151,26 +154,27 @@ async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
 
   const act = (player) => {
     if (!player.socket.connected) return; // dropped (counted): its actions can't be sent
-    const requestId = `${process.pid}-${++seq}`;
+    const requestId = `${process.pid}-${run.run}-${++seq}`;
     // Alternate -1 and +1 so life stays near the start however long the run.
     const delta = player.nextDelta || -1;
     player.nextDelta = -delta;
     const action = { t0: performance.now(), table: player.table, player, acked: false,
       arrivals: 0, expected: player.table.players.length };
-    play.pending.set(requestId, action);
-    play.sent++;
+    run.pending.set(requestId, action);
+    run.sent++;
     player.socket.emit('game', { type: 'life', player: player.userId, delta,
       request_id: requestId }, (ack) => {
+      // `run`, not `play`: an ack may come after its run has ended (and still counts).
       if (ack && ack.ok) {
-        play.acked++;
-        play.acks.push(performance.now() - action.t0);
+        run.acked++;
+        run.acks.push(performance.now() - action.t0);
         player.sum += delta; // what the server's total must show at the end
         action.acked = true;
-        settle(action, requestId);
+        settle(run, action, requestId);
       } else {
-        play.ackErrors++;
-        play.pending.delete(requestId);
-        if (play.ackErrors <= 5) fail(`game action refused: ${JSON.stringify(ack)}`);
+        run.ackErrors++;
+        run.pending.delete(requestId);
+        if (run.ackErrors <= 5) fail(`game action refused: ${JSON.stringify(ack)}`);
       }
     });
   };
@@ -196,7 +200,7 @@ async function runPlay({ seconds, intervalMs, jitter, drainMs }) {
     players: players.length, sent: play.sent, acked: play.acked, ack_errors: play.ackErrors,
     complete: play.latencies.length, incomplete: play.pending.size,
     updates_missing: missing, unexpected: play.unexpected, out_of_order: play.outOfOrder,
-    dropped: play.dropped,
+    dropped: play.dropped, late: play.late,
     update_bytes: play.sizeSamples ? Math.round(play.updateBytes / play.sizeSamples) : null,
     send_ms: sendMs, loadgen_cpu_ms: (cpu.user + cpu.system) / 1000,
     loadgen_lag_max_ms: round2(lag.max),
