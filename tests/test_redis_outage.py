@@ -151,7 +151,7 @@ def world(tmp_path):
             pass
     server.stop()
     redis.stop()
-    print(server.log()[-4000:])
+    print(server.log()[-4000:])  # shown when the test fails
 
 
 def seat_worker(redis, room_id, peer_id):
@@ -159,7 +159,7 @@ def seat_worker(redis, room_id, peer_id):
 
 
 def seat_players(redis, server, room_id, peers):
-    """Join until each of the two workers holds PER_WORKER players; surplus ones leave."""
+    """Join until each of the two workers holds PER_WORKER players; surplus ones go."""
     players, worker_of = [], {}
     for n in range(40):
         if len(players) == 2 * PER_WORKER:
@@ -169,8 +169,9 @@ def seat_players(redis, server, room_id, peers):
         peers.append(peer)
         worker = seat_worker(redis, room_id, peer.peer_id)
         if sum(w == worker for w in worker_of.values()) >= PER_WORKER:
-            assert peer.emit('leave') == {'ok': True}
-            peer.close()
+            peer.close()  # its seat times out after the grace period
+            wait_until(lambda: peer_count(server, room_id) == len(players), GRACE + 15,
+                       message='a surplus player to be gone')
             continue
         players.append(peer)
         worker_of[peer.peer_id] = worker
@@ -185,7 +186,7 @@ def seat_players(redis, server, room_id, peers):
 
 
 def probe(url, room_id, token):
-    """One fresh join: its welcome, or its connect_error; it leaves straight away."""
+    """One fresh join: its welcome, or its connect_error."""
     ns = f'/room/{room_id}'
     sio = socketio.Client(reconnection=False)
     got = []
@@ -207,7 +208,7 @@ def probe(url, room_id, token):
 def whole_again(server, room_id, players, token):
     """peer_count and a newcomer's welcome.peers name exactly the connected players."""
     everyone = {p.peer_id for p in players}
-    count = requests.get(f'{server.url}/api/rooms/{room_id}', timeout=5).json()['peer_count']
+    count = peer_count(server, room_id)
     if count != len(players):
         return False
     (kind, data), sio = probe(server.url, room_id, token)
@@ -216,9 +217,11 @@ def whole_again(server, room_id, players, token):
             return False
         return {p['peer_id'] for p in data['peers']} == everyone
     finally:
-        if kind == 'welcome':
-            sio.call('leave', namespace=f'/room/{room_id}', timeout=10)
-        sio.disconnect()
+        sio.disconnect()  # without leave: its seat times out after the grace period
+
+
+def peer_count(server, room_id):
+    return requests.get(f'{server.url}/api/rooms/{room_id}', timeout=5).json()['peer_count']
 
 
 def refused_at_once(server, room_id, token):
@@ -234,27 +237,38 @@ def check_recovered(redis, server, room_id, players, traffic, came_back, tokens)
     wait_until(lambda: whole_again(server, room_id, players, tokens[0]), 30, interval=0.5,
                message='peer_count and welcome.peers to be right again')
     print(f'room whole again {time.time() - came_back:.1f}s after Redis came back')
+    wait_until(lambda: peer_count(server, room_id) == len(players), GRACE + 15,
+               message="the newcomer's seat to be given up")
     # One newcomer fits (max_peers is players + 1); a second one must not overfill.
     (kind, data), first = probe(server.url, room_id, tokens[0])
     assert kind == 'welcome', data
     (kind, data), second = probe(server.url, room_id, tokens[1])
     second.disconnect()
     assert kind == 'refused' and data['message'] == 'room_full', data
-    first.call('leave', namespace=f'/room/{room_id}', timeout=10)
     first.disconnect()
+    wait_until(lambda: peer_count(server, room_id) == len(players), GRACE + 15,
+               message='the newcomer to be gone again')
 
     # Every pair can signal again, across workers too, and each ok arrives.
-    for i, sender in enumerate(players):
-        for j, target in enumerate(players):
+    for i in range(len(players)):
+        for j in range(len(players)):
             if i != j:
                 wait_until(lambda: traffic.send(i, j, f'after-{i}-{j}') == {'ok': True}, 30,
                            interval=0.5, message=f'signals {i} -> {j} to be accepted again')
     sent, counts = traffic.summary()
     print('signal acks by (route, redis, ack):', counts)
-    for i, j, tag, ack, _ in sent:
+    for i, j, tag, ack, down in sent:
         if ack == {'ok': True}:
-            wait_until(lambda: arrived(players[i], players[j], tag), 15,
-                       message=f'signal {tag} acked ok to reach player {j}')
+            try:
+                wait_until(lambda: arrived(players[i], players[j], tag), 15)
+            except AssertionError:
+                seat = redis.client.hgetall(f'{PREFIX}seat:{room_id}:{players[j].peer_id}')
+                raise AssertionError(
+                    f'signal {tag} acked ok never reached player {j}: '
+                    f'{"same worker" if traffic.local(i, j) else "across workers"}, sent '
+                    f'{"while Redis was away" if down else "with Redis up"}; the target '
+                    f'had {len(players[j].inbox.welcomes)} welcome(s); its seat: '
+                    f'{ {k: seat.get(k) for k in ("sid", "worker", "away_until")} }') from None
 
     # Both workers sweep on past the worker TTL with Redis healthy: by then a worker
     # that wrongly took the other's players for orphans would have done so.
