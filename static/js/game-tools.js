@@ -187,7 +187,7 @@ export class TableTool {
  * A two-step button: the first press arms it (for a few seconds), the second acts.
  * @returns {boolean} whether to act now
  */
-function confirmStep(button, armedText) {
+export function confirmStep(button, armedText) {
   if (button.dataset.armed === '1') {
     button.dataset.armed = '0';
     button.textContent = button.dataset.text;

@@ -9,6 +9,7 @@
  */
 import { ChatDrawer } from './chat.js';
 import { GameClient } from './game.js';
+import { ClockSetting, PodClocks } from './game-clock.js';
 import { PlayerPanel } from './game-panel.js';
 import { ANNOUNCED, describeEntry } from './game-text.js';
 import { DiceTool, TableTool } from './game-tools.js';
@@ -35,6 +36,10 @@ export class GameUI {
     this.panel = new PlayerPanel(game, $('player-dialog'), this.nameOf);
     this.dice = new DiceTool(game, $('dice-dialog'), this.nameOf);
     this.table = new TableTool(game, $('table-dialog'), this.nameOf);
+    this.clockSetting = new ClockSetting(game, $('table-dialog'));
+    this.clocks = new PodClocks(game, this.grid,
+      (userId) => this.toast(userId === game.userId ? 'You are out of time'
+        : `${this.nameOf(userId)} is out of time`));
     this.drawer = new ChatDrawer(game, { drawer: $('drawer'), button: $('drawer-button'),
       unread: $('drawer-unread'), nameOf: this.nameOf });
     this._toastTimer = null;
@@ -47,6 +52,7 @@ export class GameUI {
     this.overlayLink = new OverlayLink($('table-dialog'), root.dataset.roomId);
     $('table-button').addEventListener('click', () => {
       this.table.open();
+      this.clockSetting.refresh();
       this.overlayLink.refresh();
     });
     $('keys-button').addEventListener('click', () => $('keys-dialog').showModal());
@@ -76,6 +82,7 @@ export class GameUI {
     for (const tile of this.grid.querySelectorAll(':scope > .tile[data-peer-id]')) {
       this._renderTile(/** @type {HTMLElement} */ (tile), state);
     }
+    this.clocks.render();  // after the tiles: it reads their data-game-user
   }
 
   // -- a tile's pod -------------------------------------------------------------------
