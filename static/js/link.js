@@ -172,15 +172,16 @@ export class Link {
   async _negotiate() {
     // Not while answering: setLocalDescription() would then make the answer.
     if (!this.mayOffer || this.closed || this.makingOffer || this.answering) return;
+    const pc = this.pc;
     try {
       this.makingOffer = true;
-      await this.pc.setLocalDescription();
-      const { type, sdp } = this.pc.localDescription;
-      if (type === 'offer') await this._send({ type, sdp });
+      await pc.setLocalDescription();
+      const { type, sdp } = pc.localDescription;
+      if (type === 'offer' && pc === this.pc) await this._send({ type, sdp });
     } catch (error) {
-      console.warn('rhystic: offer failed', this.peerId, error);
+      if (pc === this.pc) console.warn('rhystic: offer failed', this.peerId, error);
     } finally {
-      this.makingOffer = false;
+      if (pc === this.pc) this.makingOffer = false;
     }
   }
 
@@ -193,7 +194,7 @@ export class Link {
 
   async _handle(signal) {
     if (this.closed) return;
-    const pc = this.pc;
+    let pc = this.pc;
     if (signal.type === 'ice') {
       if (!signal.candidate) return;  // end-of-candidates needs nothing from us
       if (!pc.remoteDescription) {
@@ -216,6 +217,7 @@ export class Link {
     const collision = description.type === 'offer' && !readyForOffer;
     this.ignoreOffer = !this.polite && collision;
     if (this.ignoreOffer) return;
+    if (collision && !pc.currentRemoteDescription) pc = this._startAfresh();
     this.answerPending = description.type === 'answer';
     this.answering = description.type === 'offer';
     // The other end tries again before we do: its offer is this attempt, not ours too.
@@ -233,6 +235,25 @@ export class Link {
     } finally {
       this.answering = false;
     }
+  }
+
+  /**
+   * First contact, and both ends offered: we are polite, but rather than roll our offer
+   * back (Chromium has been seen to leave such a connection never gathering again, and
+   * no ICE restart revived it), we answer on a new peer connection. Nothing had been
+   * negotiated on the old one; the other end ignored its offer.
+   * @returns {RTCPeerConnection}
+   */
+  _startAfresh() {
+    this.peerLink?.close();
+    this.peerLink = null;
+    this.pc.close();
+    this.pc = new RTCPeerConnection(this.client.rtcConfig);
+    this.makingOffer = false;
+    this.mayOffer = false;
+    this.lastInbound = null;
+    this._wire();
+    return this.pc;
   }
 
   async _flushEarlyCandidates() {
