@@ -111,3 +111,36 @@ def test_only_the_host_manages_the_link_and_bad_input_gets_clear_errors(table):
     assert client.get('/api/rooms/no-such-room/overlay/state',
                       query_string={'token': link['token']}).status_code == 404
     assert client.get(f"/r/{table['room']}/overlay").status_code == 403
+
+
+def test_a_malformed_since_gets_400_not_a_500(table):
+    """int() refuses digits str.isdigit() accepts ('²', 5000 of them): that was a 500."""
+    client = table['app'].test_client()
+    link = make_link(client, table)
+    state_url = f"/api/rooms/{table['room']}/overlay/state"
+    version = client.get(state_url, query_string={'token': link['token']}).get_json()['version']
+    for since in ('²', '9' * 5000, '', '-1', '+1', ' 1', '1.0', 'abc', str(2 ** 53)):
+        response = client.get(state_url, query_string={'token': link['token'], 'since': since})
+        assert response.status_code == 400, (since[:20], response.status_code)
+        error = response.get_json()['error']
+        assert error['code'] == 'invalid_request' and error['field'] == 'since'
+    for since, status in ((version, 204), (version + 1, 200), (0, 200), (2 ** 53 - 1, 200)):
+        response = client.get(state_url, query_string={'token': link['token'], 'since': since})
+        assert response.status_code == status, since
+
+
+def test_the_overlay_page_answers_bad_links_with_a_page_in_words(table):
+    client = table['app'].test_client()
+    link = make_link(client, table)
+    page = f"/r/{table['room']}/overlay"
+    for query in ('', '?token=', '?token=' + 'x' * 500, f"?token={link['token']}%00",
+                  '?token=%FF%ED%A0%80', f"?token={link['token'][:-1]}&token={link['token']}"):
+        response = client.get(page + query)
+        assert response.status_code == 403 and response.mimetype == 'text/html', query
+        assert 'overlay link is not valid' in response.get_data(as_text=True)
+    shown = client.get(page, query_string={'token': link['token'], 'layout': '<b>'})
+    assert shown.status_code == 200 and '<b>' not in shown.get_data(as_text=True)
+    for room in ('no-such-room', 'BAD_ID', 'x' * 300, '%00'):
+        response = client.get(f'/r/{room}/overlay', query_string={'token': link['token']})
+        assert response.status_code == 404 and response.mimetype == 'text/html', room
+        assert 'There is no room with this code.' in response.get_data(as_text=True)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..api import public_url
 from ..auth import caller_or_401
-from ..errors import ApiError
+from ..errors import ApiError, ValidationError
 from ..extensions import db
 from ..models import Room, utcnow
 from ..security import note_failed_lookup
@@ -28,6 +28,7 @@ from .values import losing
 bp = Blueprint('overlay', __name__)
 TOKEN_BYTES = 24
 MAX_TOKEN = 64
+MAX_SINCE = 2 ** 53 - 1  # the largest version a JavaScript number holds exactly
 
 
 class OverlayToken(db.Model):
@@ -137,13 +138,25 @@ def state(room_id):
     if not token_valid(room.id, request.args.get('token')):
         note_failed_lookup()
         raise ApiError(403, 'this overlay link is not valid (it may have been revoked)')
+    since = _since()
     table = GameStore().state(room.id)
-    since = request.args.get('since', '')
-    if since.isdigit() and int(since) == table['version']:
+    if since == table['version']:
         return '', 204
     response = jsonify(overlay_view(table))
     response.headers['Cache-Control'] = 'no-store'
     return response
+
+
+def _since():
+    """The version the page already shows, or None; 400 for anything but one."""
+    raw = request.args.get('since')
+    if raw is None:
+        return None
+    # isdigit() alone lets '²' and 5000-digit strings through to int(), which raises.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 16 and int(raw) <= MAX_SINCE):
+        raise ValidationError(f'since must be a state version: a whole number from 0 to '
+                              f'{MAX_SINCE}', 'since')
+    return int(raw)
 
 
 @bp.get('/r/<room_id>/overlay')
