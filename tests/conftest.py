@@ -163,3 +163,18 @@ def socket_client(app, room_id, token=None, **auth):
     if token:
         auth['token'] = token
     return socketio.test_client(app, namespace=f'/room/{room_id}', auth=auth or None)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(**env) starts a real gunicorn with live_env plus env; all stop afterwards."""
+    from servers import Server, live_env
+    started = []
+
+    def start(**env):
+        server = Server(live_env(tmp_path, **env)).start()
+        started.append(server)
+        return server
+    yield start
+    for server in started:
+        server.stop()

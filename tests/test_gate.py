@@ -10,7 +10,7 @@ from clients import api_room, api_user
 from conftest import make_app, new_room, new_user
 from rawsocket import RawSocket
 from rhystic.signaling.gate import LogThrottle
-from servers import Server, live_env, wait_until
+from servers import wait_until
 from test_signaling import Peer, users
 
 
@@ -71,19 +71,6 @@ def test_log_throttle_lets_some_lines_through_and_counts_the_rest():
 
 
 # -- on a real worker ----------------------------------------------------------------------
-
-@pytest.fixture
-def serve(tmp_path):
-    started = []
-
-    def start(**env):
-        server = Server(live_env(tmp_path, **env)).start()
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        server.stop()
-
 
 @pytest.mark.slow
 def test_a_second_connect_on_one_connection_is_refused(serve):

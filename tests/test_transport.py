@@ -11,23 +11,9 @@ from websocket import ABNF
 
 from clients import PyPeer, api_room, api_user
 from rawsocket import RawSocket
-from servers import Server, live_env
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture
-def serve(tmp_path):
-    started = []
-
-    def start(**env):
-        server = Server(live_env(tmp_path, **env)).start()
-        started.append(server)
-        return server
-    yield start
-    for server in started:
-        server.stop()
 
 
 def start_flood(url, seconds):
