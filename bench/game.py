@@ -90,13 +90,14 @@ class Database:
 class GameServer(Rhystic):
     """bench.signaling's Rhystic on a database of its own, with the game's limits raised."""
 
-    def __init__(self, log_dir, workers, database_kind):
+    def __init__(self, log_dir, workers, database_kind, env=()):
         super().__init__(log_dir, workers)
         self.database = Database(database_kind, self.dir)
         self.label += f', {self.database.label}'
         extra = {'DATABASE_URL': self.database.url,
                  # Per player (an account in a room); lifted, as the signal rate is.
-                 'RHYSTIC_GAME_RATE': '100000', 'RHYSTIC_GAME_BURST': '100000'}
+                 'RHYSTIC_GAME_RATE': '100000', 'RHYSTIC_GAME_BURST': '100000',
+                 **dict(env)}
         self.env.update(extra)
         self.server.env.update(extra)
 
@@ -220,7 +221,7 @@ def play(gens, meter, target, seconds, args):
 
 
 def bench_server(target, args, log_dir, say):
-    result = {'server': target.name, 'label': target.label,
+    result = {'server': target.name, 'label': target.label, 'env': dict(args.env),
               'database': target.database.label, 'database_settings': target.database.settings,
               'loadavg_before': os.getloadavg()}
     say(f'{target.name}: {args.rooms} rooms x {PEERS} players on {target.database.label}')
@@ -364,6 +365,9 @@ def parse_args(argv=None):
     p.add_argument('--procs', type=int, default=2, help='load-generator processes')
     p.add_argument('--connect-concurrency', type=int, default=20,
                    help='joins in flight per load generator')
+    p.add_argument('--env', metavar='NAME=VALUE', action='append', default=[],
+                   type=lambda text: tuple(text.split('=', 1)),
+                   help='an extra setting for the servers, for experiments (repeatable)')
     p.add_argument('--json', metavar='FILE')
     p.add_argument('--keep-logs', action='store_true')
     return p.parse_args(argv)
@@ -386,7 +390,7 @@ def main(argv=None):
     results, errors = [], []
     for name in args.servers.split(','):
         workers = {'rhystic-1w': 1, 'rhystic-2w': 2}[name]
-        target = GameServer(log_dir, workers, args.database)
+        target = GameServer(log_dir, workers, args.database, args.env)
         try:
             target.start()
             result = bench_server(target, args, log_dir, say)
