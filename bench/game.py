@@ -309,7 +309,7 @@ def table(results, args):
     row('server CPU per action (workers)', lambda r: (
         f"{fmt(r['play']['cpu_us_per_action'], ' µs')} ({r['play']['server_cores']} cores; "
         f"{r['idle_cores']} idle)"))
-    row('  PostgreSQL backends per action', lambda r: fmt(
+    row('  PostgreSQL backends per action (at least)', lambda r: fmt(
         r['play']['postgres_cpu_us_per_action'], ' µs'))
     row('  Redis per action', lambda r: fmt(r['play']['redis_cpu_us_per_action'], ' µs'))
     row('load generator CPU share / max lag', lambda r: (
