@@ -27,7 +27,7 @@ class Control:
 class MemoryControlCache:
     def __init__(self, clock=time.time):
         self.clock = clock
-        self._controls, self._grants = {}, {}
+        self._controls, self._grants, self._knocks = {}, {}, {}
 
     def get(self, room_id):
         control = self._controls.get(room_id)
@@ -43,6 +43,16 @@ class MemoryControlCache:
 
     def take_grant(self, room_id, user_id):
         return self._grants.pop((room_id, user_id), 0) > self.clock()
+
+    # Who is knocking on a room: {knock_id: entry}.
+    def put_knock(self, room_id, knock_id, entry):
+        self._knocks.setdefault(room_id, {})[knock_id] = entry
+
+    def take_knock(self, room_id, knock_id):
+        return self._knocks.get(room_id, {}).pop(knock_id, None)
+
+    def knocks(self, room_id):
+        return dict(self._knocks.get(room_id, {}))
 
 
 class RedisControlCache:
@@ -62,6 +72,23 @@ class RedisControlCache:
 
     def take_grant(self, room_id, user_id):
         return bool(self.r.delete(f'{self.p}grant:{room_id}:{user_id}'))
+
+    # Who is knocking on a room: a hash of knock_id -> entry, seen by every worker.
+    def put_knock(self, room_id, knock_id, entry):
+        key = f'{self.p}knocks:{room_id}'
+        self.r.hset(key, knock_id, json.dumps(entry))
+        self.r.expire(key, 3600)
+
+    def take_knock(self, room_id, knock_id):
+        pipe = self.r.pipeline()
+        pipe.hget(f'{self.p}knocks:{room_id}', knock_id)
+        pipe.hdel(f'{self.p}knocks:{room_id}', knock_id)
+        raw, _ = pipe.execute()
+        return json.loads(raw) if raw else None
+
+    def knocks(self, room_id):
+        raw = self.r.hgetall(f'{self.p}knocks:{room_id}')
+        return {k: json.loads(v) for k, v in raw.items()}
 
 
 class Controls:

@@ -30,11 +30,10 @@ _SIGNALS_BY_TYPE = {kind: metrics.SIGNALS.labels(type=kind) for kind in protocol
 
 class Session:
     """What this process knows about one of its sockets."""
-    __slots__ = ('room_id', 'peer_id', 'user_id', 'bucket', 'owner')
+    __slots__ = ('room_id', 'peer_id', 'user_id', 'bucket')
 
-    def __init__(self, room_id, peer_id, user_id, bucket, owner=False):
+    def __init__(self, room_id, peer_id, user_id, bucket):
         self.room_id, self.peer_id, self.user_id, self.bucket = room_id, peer_id, user_id, bucket
-        self.owner = owner
 
 
 @dataclass
@@ -129,7 +128,7 @@ class Signaling:
     def _seat(self, sid, namespace, admitted):
         joined, seat = admitted.joined, admitted.joined.seat
         self.sessions[sid] = Session(admitted.room_id, seat.peer_id, seat.user_id,
-                                     self._bucket(), owner=admitted.is_owner)
+                                     self._bucket())
         self.local[(admitted.room_id, seat.peer_id)] = sid
         self.server.emit(protocol.WELCOME, self._welcome(admitted), to=sid, namespace=namespace)
         if joined.announce:

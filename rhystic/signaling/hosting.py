@@ -5,7 +5,6 @@ A newcomer to a locked room with knock on waits on the lobby namespace
 `/lobby/<room_id>`, which carries nothing of the room itself: the host gets `knock`,
 answers with `admit`, and the newcomer gets `knock-answer` and then joins as usual.
 """
-import json
 import logging
 import secrets
 import time
@@ -64,9 +63,8 @@ class Hosting:
         self.signaling = signaling
         self.server = signaling.server
         self.rooms = signaling.rooms
-        self.controls, self.knocks = make_controls(app, signaling.rooms.store)
+        self.controls, self.cache = make_controls(app, signaling.rooms.store)
         self.waiting = {}  # lobby sid -> (room_id, knock_id)
-        self.pending = PendingKnocks(self.knocks)
 
     def _owner(self, room_id):
         # A cache miss reads SQL: 'leave', disconnects and the grace sweeper have no app
@@ -98,7 +96,7 @@ class Hosting:
     def _may_enter(self, room_id, user_id, control):
         seated = {p['user_id'] for p in self.rooms.peers(room_id)}
         return self.controls.may_enter(control, user_id, seated) or \
-            self.knocks.take_grant(room_id, user_id)
+            self.cache.take_grant(room_id, user_id)
 
     # -- the host's events ----------------------------------------------------------------
 
@@ -113,7 +111,7 @@ class Hosting:
                                        **changes)
         self._announce(session.room_id, control, 'settings')
         if not control.locked:  # opening the room lets everyone who knocked in
-            for knock_id, entry in self.pending.all(session.room_id).items():
+            for knock_id, entry in self.cache.knocks(session.room_id).items():
                 self._answer(session.room_id, knock_id, entry, True)
         return {'ok': True, 'room': control.public()}
 
@@ -131,7 +129,7 @@ class Hosting:
     def on_admit(self, namespace, sid, session, payload):
         knock_id, admit = protocol.parse_admit(payload)
         self._require_host(session)
-        entry = self.pending.take(session.room_id, knock_id)
+        entry = self.cache.take_knock(session.room_id, knock_id)
         if entry is None:
             raise ProtocolError(protocol.UNKNOWN_KNOCK, 'nobody is knocking with that id '
                                                         '(they left, or were answered)')
@@ -139,7 +137,7 @@ class Hosting:
         return OK
 
     def _answer(self, room_id, knock_id, entry, admit):
-        self.pending.take(room_id, knock_id)
+        self.cache.take_knock(room_id, knock_id)
         if admit:
             self.controls.admit(room_id, entry['user_id'])
         self.server.emit(protocol.KNOCK_ANSWER, {'knock_id': knock_id, 'admitted': admit},
@@ -151,7 +149,7 @@ class Hosting:
         self.server.emit(protocol.ROOM_UPDATED, {**control.public(), 'reason': reason},
                          namespace=protocol.namespace_for(room_id))
         if reason != 'settings':  # a new host: tell them who is already knocking
-            for knock_id, entry in self.pending.all(room_id).items():
+            for knock_id, entry in self.cache.knocks(room_id).items():
                 self._to_host(room_id, protocol.KNOCK, {'knock_id': knock_id, **entry})
 
     def _to_host(self, room_id, event, payload):
@@ -171,7 +169,7 @@ class Hosting:
         extra = control.public()
         if user_id == control.host:
             extra['knocks'] = [{'knock_id': k, **v}
-                               for k, v in self.pending.all(room_id).items()]
+                               for k, v in self.cache.knocks(room_id).items()]
         return extra
 
     # -- departures -----------------------------------------------------------------------
@@ -210,7 +208,7 @@ class Hosting:
         entry = {'user_id': user.public_id, 'display_name': auth.get('display_name') or
                  user.display_name, 'at': round(time.time(), 3)}
         self.server.enter_room(sid, knock_id, namespace=namespace)
-        self.pending.put(room_id, knock_id, entry)
+        self.cache.put_knock(room_id, knock_id, entry)
         self.waiting[sid] = (room_id, knock_id)
         self.server.emit(protocol.KNOCK_PENDING, {'knock_id': knock_id}, to=sid,
                          namespace=namespace)
@@ -218,38 +216,7 @@ class Hosting:
 
     def on_lobby_disconnect(self, sid):
         waiting = self.waiting.pop(sid, None)
-        if waiting and self.pending.take(*waiting) is not None:
+        if waiting and self.cache.take_knock(*waiting) is not None:
             self._to_host(waiting[0], protocol.KNOCK_CANCELLED, {'knock_id': waiting[1],
                                                                  'admitted': None})
 
-
-class PendingKnocks:
-    """Who is knocking on which room, where every worker can see it."""
-
-    def __init__(self, cache):
-        self.cache = cache
-        self._memory = {}  # room_id -> {knock_id: entry}, without Redis
-
-    def put(self, room_id, knock_id, entry):
-        if isinstance(self.cache, RedisControlCache):
-            key = f'{self.cache.p}knocks:{room_id}'
-            self.cache.r.hset(key, knock_id, json.dumps(entry))
-            self.cache.r.expire(key, 3600)
-        else:
-            self._memory.setdefault(room_id, {})[knock_id] = entry
-
-    def take(self, room_id, knock_id):
-        if isinstance(self.cache, RedisControlCache):
-            key = f'{self.cache.p}knocks:{room_id}'
-            pipe = self.cache.r.pipeline()
-            pipe.hget(key, knock_id)
-            pipe.hdel(key, knock_id)
-            raw, _ = pipe.execute()
-            return json.loads(raw) if raw else None
-        return self._memory.get(room_id, {}).pop(knock_id, None)
-
-    def all(self, room_id):
-        if isinstance(self.cache, RedisControlCache):
-            raw = self.cache.r.hgetall(f'{self.cache.p}knocks:{room_id}')
-            return {k: json.loads(v) for k, v in raw.items()}
-        return dict(self._memory.get(room_id, {}))
