@@ -17,10 +17,8 @@ It prints one table and, with --json, writes every figure and the machine's deta
 """
 import argparse
 import http.cookiejar
-import json
 import os
 import secrets
-import shutil
 import signal
 import sys
 import tempfile
@@ -30,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from bench.signaling import (
-    LoadGenerators, Rhystic, cpu_seconds, fmt, machine, percentile, redis_pid,
+    LoadGenerators, Rhystic, cpu_seconds, finish, fmt, machine, percentile, redis_pid,
 )
 
 PEERS = 8
@@ -399,20 +397,7 @@ def main(argv=None):
         result['server_errors'] = target.errors()
         results.append(result)
         errors += result['loadgen_errors'] + result['server_errors'] + problems(result)
-    report = table(results, args)
-    print(report)
-    if errors:
-        print('\nerrors:\n' + '\n'.join(errors[:20]))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump({'machine': info, 'args': vars(args), 'results': results,
-                       'errors': errors, 'when': time.strftime('%Y-%m-%dT%H:%M:%S%z')},
-                      f, indent=1)
-    if not args.keep_logs:
-        shutil.rmtree(log_dir, ignore_errors=True)
-    else:
-        say(f'logs kept in {log_dir}')
-    return 1 if errors else 0
+    return finish(table(results, args), results, errors, info, args, log_dir, say)
 
 
 if __name__ == '__main__':

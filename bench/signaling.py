@@ -539,7 +539,11 @@ def main(argv=None):
         result['server_errors'] = target.errors()
         results.append(result)
         errors += result['loadgen_errors'] + result['server_errors']
-    report = table(results, args)
+    return finish(table(results, args), results, errors, info, args, log_dir, say)
+
+
+def finish(report, results, errors, info, args, log_dir, say):
+    """Print the table and the errors, write --json, drop the logs; the exit status."""
     print(report)
     if errors:
         print('\nerrors:\n' + '\n'.join(errors[:20]))
