@@ -1,17 +1,16 @@
 /**
- * The room page: the device check before joining, then the call and its controls.
+ * The room page: the call and its controls, after the lobby (lobby.js) hands over.
  * Everything page-specific lives here; the library modules know nothing of the DOM.
  * @module ui
  */
 import { GameUI } from './game-ui.js';
 import { HostingUI } from './hosting-ui.js';
-import { describeMediaError, listDevices, openLocalMedia, openTrack } from './media.js';
+import { Lobby, saveDevices } from './lobby.js';
+import { describeMediaError, openTrack } from './media.js';
 import { RoomClient } from './room.js';
 import { SignalingClient } from './signaling.js';
 import { TileGrid, ViewPrefs } from './tiles.js';
 import { WebRTCClient } from './webrtc.js';
-
-const DEVICES_KEY = 'rhystic:devices';
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -23,125 +22,33 @@ class RoomPage {
     this.root = root;
     this.roomId = data.roomId;
     this.maxPeers = Number(data.maxPeers);
-    this.signedIn = data.signedIn === '1';
-    this.displayName = data.displayName;
     this.capture = {
       width: Number(data.captureWidth), height: Number(data.captureHeight),
       fps: Number(data.captureFps),
     };
     /** @type {?MediaStream} */
     this.stream = null;
-    this.devices = loadDevices();
     this.room = null;
+    this.lobby = new Lobby(root, {
+      capture: this.capture, isMirrored: isSelfieCamera, enter: (name) => this.enter(name),
+    });
+    this.devices = this.lobby.devices;
   }
 
   start() {
-    $('join-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.join();
-    });
-    $('retry-button').addEventListener('click', () => this.checkSeats());
-    $('camera-select').addEventListener('change', (e) => this.pickLobbyDevice('cameraId', e));
-    $('mic-select').addEventListener('change', (e) => this.pickLobbyDevice('micId', e));
-    if (!$('join-button').disabled) this.openPreview();
+    this.lobby.start();
   }
 
-  /** Open (or reopen) the preview; join() waits for the one in flight. */
-  openPreview() {
-    this.previewReady = (this.previewReady ?? Promise.resolve())
-      .catch(() => {}).then(() => this._openPreview());
-    return this.previewReady;
-  }
-
-  // -- before joining -------------------------------------------------------------
-
-  async _openPreview() {
-    this.stream?.getTracks().forEach((track) => track.stop());
-    const { stream, error } = await openLocalMedia({ ...this.devices, capture: this.capture });
-    this.stream = stream;
-    $('preview').srcObject = stream;
-    $('preview').classList.toggle('mirrored', isSelfieCamera(stream));
-    const status = $('preview-status');
-    status.textContent = error ? describeMediaError(error)
-      : stream.getVideoTracks().length ? '' : 'No camera: you can still watch and talk.';
-    status.hidden = !status.textContent;
-    await this.fillDeviceLists();
-  }
-
-  async fillDeviceLists() {
-    const { cameras, mics } = await listDevices();
-    const camera = this.stream?.getVideoTracks()[0]?.getSettings().deviceId;
-    const mic = this.stream?.getAudioTracks()[0]?.getSettings().deviceId;
-    for (const id of ['camera-select', 'call-camera-select']) fillSelect($(id), cameras, camera, 'Camera');
-    for (const id of ['mic-select', 'call-mic-select']) fillSelect($(id), mics, mic, 'Microphone');
-  }
-
-  /** @param {'cameraId'|'micId'} key @param {Event} event */
-  pickLobbyDevice(key, event) {
-    this.devices[key] = event.target.value || null;
-    saveDevices(this.devices);
-    this.openPreview();
-  }
-
-  async checkSeats() {
+  /** The lobby's Join: take its stream, knock if the room is locked, then connect. */
+  async enter(name) {
+    this.stream = this.lobby.stream;
     try {
-      const response = await fetch(`/api/rooms/${encodeURIComponent(this.roomId)}`);
-      const room = await response.json();
-      this.showSeats(room.peer_count, room.max_peers);
-    } catch {
-      /* keep what the page says */
-    }
-  }
-
-  showSeats(taken, max) {
-    const full = taken >= max;
-    $('seats').textContent = full ? `All ${max} seats are taken` : `${max - taken} of ${max} seats free`;
-    this.showFull(full);
-  }
-
-  /** @param {boolean} full */
-  showFull(full) {
-    $('full-notice').hidden = !full;
-    $('join-button').disabled = full;
-    $('retry-button').hidden = !full;
-    if (!full && !this.stream) this.openPreview();
-  }
-
-  // -- joining ----------------------------------------------------------------------
-
-  async join() {
-    const name = $('name-input').value.trim();
-    $('join-error').textContent = '';
-    if (!name) {
-      $('join-error').textContent = 'Type the name the others will see first.';
-      return;
-    }
-    $('join-button').disabled = true;
-    try {
-      await this.signIn(name);
-      await (this.previewReady ?? this.openPreview());
       this.hosting ??= new HostingUI(this.root);  // a locked room: knock, and wait at the door
       await this.hosting.enter(() => this.connect(name), { roomId: this.roomId, displayName: name });
     } catch (error) {
       this.room = null;
-      $('join-button').disabled = false;
-      if (error.code === 'room_full') {
-        this.showSeats(this.maxPeers, this.maxPeers);
-        return;
-      }
-      $('join-error').textContent = error.message || String(error);
+      throw error;
     }
-  }
-
-  /** Sign in as a guest under this name, or remember a new name for this player. */
-  async signIn(name) {
-    if (!this.signedIn) {
-      await postJson('POST', '/api/users', { display_name: name });
-      this.signedIn = true;
-    } else if (name !== this.displayName) {
-      await postJson('PATCH', '/api/me', { display_name: name });
-    }
-    this.displayName = name;
   }
 
   async connect(name) {
@@ -332,24 +239,6 @@ function isSelfieCamera(stream) {
   return !/\b(back|rear|environment|document|overhead|table)\b/i.test(track.label);
 }
 
-/** @param {HTMLSelectElement} select @param {MediaDeviceInfo[]} devices */
-function fillSelect(select, devices, current, noun) {
-  select.replaceChildren(...devices.map((device, i) => {
-    const option = document.createElement('option');
-    option.value = device.deviceId;
-    option.textContent = device.label || `${noun} ${i + 1}`;
-    option.selected = device.deviceId === current;
-    return option;
-  }));
-  if (!devices.length) {
-    const option = document.createElement('option');
-    option.value = '';
-    option.textContent = `No ${noun.toLowerCase()} found`;
-    select.append(option);
-  }
-  select.disabled = devices.length < 2;
-}
-
 function setPressed(button, pressed, label) {
   button.setAttribute('aria-pressed', String(pressed));
   button.querySelector('.control-label').textContent = label;
@@ -358,31 +247,6 @@ function setPressed(button, pressed, label) {
 function toggleFullscreen(element) {
   if (document.fullscreenElement) document.exitFullscreen();
   else element.requestFullscreen?.().catch(() => {});
-}
-
-async function postJson(method, url, body) {
-  const token = document.querySelector('meta[name="csrf-token"]').content;
-  const response = await fetch(url, {
-    method, credentials: 'same-origin', body: JSON.stringify(body),
-    headers: { 'Content-Type': 'application/json', 'X-CSRFToken': token },
-  });
-  if (!response.ok) {
-    const data = await response.json().catch(() => ({}));
-    throw new Error(data.error?.message ?? `the server said ${response.status}`);
-  }
-  return response.json();
-}
-
-function loadDevices() {
-  try {
-    return JSON.parse(localStorage.getItem(DEVICES_KEY) ?? '{}');
-  } catch {
-    return {};
-  }
-}
-
-function saveDevices(devices) {
-  try { localStorage.setItem(DEVICES_KEY, JSON.stringify(devices)); } catch { /* full */ }
 }
 
 const root = document.getElementById('room-app');
