@@ -235,6 +235,25 @@ class Signaling:
         _SIGNALS_BY_TYPE[payload['type']].inc()
         return OK
 
+    def answer_unacked_signals(self):
+        """A `signal` emitted without an ack (the web client's `ice`) costs one frame, the
+        relayed one. python-socketio drops a handler's answer when no ack was asked for,
+        so a refusal goes back as `signal-error` instead (docs/protocol.md §5). Except
+        rate_limited: answering every message of a flood would double it, and the sender
+        that keeps it up is disconnected anyway."""
+        handle = self.server._handle_event_internal
+
+        def handle_event(server, sid, eio_sid, data, namespace, id):
+            if id is not None or data[0] != protocol.SIGNAL:
+                return handle(server, sid, eio_sid, data, namespace, id)
+            answer = server._trigger_event(data[0], namespace, sid, *data[1:])
+            error = answer.get('error') if isinstance(answer, dict) else None
+            if error and error.get('code') != protocol.RATE_LIMITED:
+                sent = data[1] if len(data) == 2 and isinstance(data[1], dict) else {}
+                self.server.emit(protocol.SIGNAL_ERROR, protocol.signal_error(sent, error),
+                                 to=sid, namespace=namespace, ignore_queue=True)
+        self.server._handle_event_internal = handle_event
+
     def _relay(self, session, namespace, to, payload):
         # A peer whose socket is on this worker is reached directly: no store lookup and
         # no trip through the message queue, so it works while Redis is away too.
@@ -438,6 +457,7 @@ class Signaling:
         from ..game.handlers import register as register_game  # it imports signaling
         register_game(self)  # the game table's events; sets self.game
         on('*', guarded(self.on_unknown), namespace='*')
+        self.answer_unacked_signals()
 
 
 def _close_quietly(subscription):

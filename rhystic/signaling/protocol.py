@@ -11,6 +11,8 @@ PEER_JOINED = 'peer-joined'
 PEER_LEFT = 'peer-left'
 PEER_UPDATED = 'peer-updated'
 SIGNAL = 'signal'
+# Server -> the sender of a signal it emitted without an ack, when it was refused (§5)
+SIGNAL_ERROR = 'signal-error'
 # Server -> room: the host, lock and knock changed (hosting.py)
 ROOM_UPDATED = 'room-updated'
 # Server -> the host's seats: someone knocks, or stopped knocking / was answered
@@ -64,6 +66,9 @@ CHAT_MESSAGE = 'chat-message'  # a chat message, to everyone in the room
 SIGNAL_TYPES = ('offer', 'answer', 'ice')
 MAX_SDP = 64 * 1024
 MAX_CANDIDATE = 2048
+# Candidates in one `ice` signal's list: a browser gathers a dozen or so per attempt, and
+# 32 of the largest still fit one Engine.IO message.
+MAX_CANDIDATES = 32
 MAX_ID = 64
 # Engine.IO refuses anything larger outright: one SDP plus its envelope.
 MAX_HTTP_BUFFER = MAX_SDP + 16 * 1024
@@ -157,13 +162,38 @@ def parse_signal(data):
     if kind not in SIGNAL_TYPES:
         raise ProtocolError(INVALID_REQUEST, "signal 'type' must be offer, answer or ice")
     if kind == 'ice':
-        return to, {'type': kind, 'candidate': _candidate(data.get('candidate'))}
+        return to, _ice(data)
     sdp = data.get('sdp')
     if not isinstance(sdp, str):
         raise ProtocolError(INVALID_REQUEST, f"an {kind} needs 'sdp', a string")
     if len(sdp) > MAX_SDP:
         raise ProtocolError(TOO_LARGE, f'sdp is larger than {MAX_SDP} characters')
     return to, {'type': kind, 'sdp': sdp}
+
+
+def _ice(data):
+    """One candidate (`candidate`, the original form) or several (`candidates`), not both."""
+    if 'candidates' not in data:
+        return {'type': 'ice', 'candidate': _candidate(data.get('candidate'))}
+    many = data['candidates']
+    if 'candidate' in data or not isinstance(many, list) or not many:
+        raise ProtocolError(INVALID_REQUEST, "ice takes 'candidate' or 'candidates' (a "
+                                             'non-empty list), not both')
+    if len(many) > MAX_CANDIDATES:
+        raise ProtocolError(TOO_LARGE, f'at most {MAX_CANDIDATES} candidates in one signal')
+    clean = [_candidate(value) for value in many]
+    if None in clean:
+        raise ProtocolError(INVALID_REQUEST, "a 'candidates' list holds RTCIceCandidateInit "
+                                             "objects; end-of-candidates is 'candidate': null")
+    return {'type': 'ice', 'candidates': clean}
+
+
+def signal_error(sent, error):
+    """What `signal-error` tells the sender: which signal (its `to` and `type`, when they
+    were well formed) and the error an ack would have carried."""
+    to, kind = sent.get('to'), sent.get('type')
+    return {'to': to if isinstance(to, str) and len(to) <= MAX_ID else None,
+            'type': kind if kind in SIGNAL_TYPES else None, 'error': error}
 
 
 _CANDIDATE_FIELDS = {'candidate': str, 'sdpMid': str, 'sdpMLineIndex': int,
