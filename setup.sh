@@ -95,6 +95,7 @@ APT_LOG="${TMPDIR:-/tmp}/rhystic-setup-apt.log"
 
 have_coturn() { command -v turnserver >/dev/null 2>&1 && command -v turnutils_uclient >/dev/null 2>&1; }
 have_chromium() { [ -x "$CHROMIUM" ]; }
+have_zbar() { command -v zbarimg >/dev/null 2>&1; }   # the snapshot tests read QR codes
 is_root() { [ "$(id -u)" = 0 ]; }
 has_apt() { command -v apt-get >/dev/null 2>&1; }   # Debian, Ubuntu and their kin
 is_local() { case "$1" in 127.0.0.1|localhost|::1) return 0;; *) return 1;; esac; }
@@ -162,6 +163,7 @@ install_packages() {
 missing_packages() {
   have_coturn || echo coturn
   have_chromium || echo chromium
+  have_zbar || echo zbar-tools
 }
 
 test_preflight() {
