@@ -71,6 +71,9 @@ class Defaults:
     RATELIMIT_ROOMS = '200 per hour;20 per minute'
     RATELIMIT_TURN = '600 per hour;60 per minute'
     RATELIMIT_JOIN_FAILURES = '20 per minute'
+    # The lobby polls its seat list (GET /r/<id>/seats) every 3 to 20 s: room for a few
+    # players behind one address.
+    RATELIMIT_LOBBY = '1200 per hour;120 per minute'
     RATELIMIT_HEADERS_ENABLED = True
 
     SESSION_COOKIE_HTTPONLY = True

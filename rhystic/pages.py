@@ -1,6 +1,7 @@
-"""Server-rendered pages: home (name, create, join by code) and the room."""
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+"""Server-rendered pages: home (name, create, join by code) and the room, with the
+lobby's seat list."""
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, session, url_for)
 from flask_login import current_user
 from limits import parse_many
 
@@ -8,40 +9,53 @@ from .api import _limit
 from .auth import callers, sign_in
 from .errors import ApiError
 from .extensions import limiter
-from .models import Room, User
+from .models import MAX_PEERS_LIMIT, Room, User
+from .security import note_failed_lookup
 
 bp = Blueprint('pages', __name__)
 RECENT_MAX = 6
+SEAT_CHOICES = range(2, MAX_PEERS_LIMIT + 1)
+DEFAULT_SEATS = 4  # a Commander pod
 
 
 @bp.get('/')
 def index():
     return render_template('pages/index.html', recent=session.get('recent_rooms', []),
-                           display_name=_signed_in_name())
+                           display_name=_signed_in_name(), seat_choices=SEAT_CHOICES,
+                           seats=DEFAULT_SEATS, code=request.args.get('code', '')[:200])
 
 
 @bp.post('/rooms')
 @limiter.limit(_limit('RATELIMIT_ROOMS'))
 def create_room():
     """The home page's "Create room": sign in under the typed name, then a new room."""
-    if not _ensure_player(request.form.get('display_name')):
+    seats = _seats_from(request.form.get('max_peers'))
+    if seats is None or not _ensure_player(request.form.get('display_name')):
         return redirect(url_for('.index'))
-    room = Room.create(current_user, request.form.get('room_name') or None,
-                       default_max=current_app.config['MAX_PEERS'])
+    room = Room.create(current_user, request.form.get('room_name') or None, max_peers=seats)
     return redirect(url_for('.room', room_id=room.id))
 
 
 @bp.post('/join')
 @limiter.limit(_limit('RATELIMIT_ROOMS'))  # a new code creates a room: the same budget
 def join_by_code():
-    """"Join room" by code. A code nobody has used yet becomes a room, as promised."""
+    """"Join room" by code. An unknown code is asked about first (a typo must not open
+    an empty room); with create=1, the answer "yes", it becomes a room on purpose."""
     code = _code_from(request.form.get('code', ''))
     if not Room.valid_id(code):
         flash('A room code is 3 to 40 letters, digits and dashes, like kfp-7wq2-mzt.')
         return redirect(url_for('.index'))
-    if not _ensure_player(request.form.get('display_name')):
+    found = Room.get(code)
+    if found is None and request.form.get('create') != '1':
+        note_failed_lookup()  # guessing codes through this form is counted like the API's
+        return render_template('pages/confirm_create.html', code=code,
+                               display_name=request.form.get('display_name', ''),
+                               seat_choices=SEAT_CHOICES, seats=DEFAULT_SEATS), 404
+    seats = _seats_from(request.form.get('max_peers')) if found is None else 0
+    if seats is None or not _ensure_player(request.form.get('display_name')):
         return redirect(url_for('.index'))
-    Room.get_or_create(code, current_user, default_max=current_app.config['MAX_PEERS'])
+    if found is None:
+        Room.create(current_user, room_id=code, max_peers=seats)
     return redirect(url_for('.room', room_id=code))
 
 
@@ -59,6 +73,40 @@ def room(room_id):
         display_name=_signed_in_name(),
         capture={'width': config['CAPTURE_WIDTH'], 'height': config['CAPTURE_HEIGHT'],
                  'fps': config['CAPTURE_FPS']})
+
+
+@bp.get('/r/<room_id>/seats')
+@limiter.limit(_limit('RATELIMIT_LOBBY'))
+def seats(room_id):
+    """The lobby's view of a room: how many seats are taken and by whom. The lobby has
+    no socket yet, so it polls this (every 3 s, backing off to 20 s while nothing
+    changes, and not at all in a hidden tab): one primary-key read and one presence
+    read, cheaper than a socket per visitor waiting for a seat."""
+    found = Room.get(room_id)
+    if found is None:
+        note_failed_lookup()
+        raise ApiError(404, 'no such room', 'room_not_found')
+    presence = current_app.extensions['rhystic.rooms']
+    players = [peer['display_name'] for peer in presence.peers(found.id)]
+    response = jsonify({'peer_count': presence.peer_count(found.id),
+                        'max_peers': found.max_peers, 'players': players})
+    response.headers['Cache-Control'] = 'no-store'
+    return response
+
+
+def _seats_from(value):
+    """The home form's seat count, 2 to 8; a form without one (an older page, a script)
+    gets the pod size. None, with a message, for anything else."""
+    if value is None or value == '':
+        return DEFAULT_SEATS
+    try:
+        seats = int(value)
+    except ValueError:
+        seats = 0
+    if seats not in SEAT_CHOICES:
+        flash(f'A room has 2 to {MAX_PEERS_LIMIT} seats.')
+        return None
+    return seats
 
 
 def _code_from(text):

@@ -45,15 +45,84 @@ def test_create_room_without_a_name_is_refused_politely(client):
     assert 'Type the name' in client.get('/').get_data(as_text=True)
 
 
-def test_join_by_code_creates_a_room_that_does_not_exist_yet(client):
+def test_join_by_an_unknown_code_asks_before_creating(client):
     response = post_form(client, '/join', display_name='Bob', code='Game-Night-42')
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert 'No room has this code.' in page and 'Create a new room with it?' in page
+    assert 'name="create" value="1"' in page and 'value="game-night-42"' in page
+    assert 'value="Bob"' in page and '/?code=game-night-42' in page
+    # Nothing was made: no room, no guest player, nothing in the recent rooms.
+    assert client.get('/api/rooms/game-night-42').status_code == 404
+    assert client.get('/api/me').status_code == 401
+
+
+def test_join_by_code_creates_the_room_when_asked_to(client):
+    response = post_form(client, '/join', display_name='Bob', code='Game-Night-42',
+                         create='1', max_peers='3')
     assert response.status_code == 302
     assert response.headers['Location'] == '/r/game-night-42'
-    assert client.get('/api/rooms/game-night-42').status_code == 200
+    assert client.get('/api/rooms/game-night-42').get_json()['max_peers'] == 3
+
+
+def test_join_by_a_known_code_goes_straight_in(client):
+    post_form(client, '/join', display_name='Ann', code='kfp-7wq2-mzt', create='1')
+    other = client.application.test_client()
+    response = post_form(other, '/join', display_name='Bob', code='KFP-7wq2-mzt')
+    assert response.headers['Location'] == '/r/kfp-7wq2-mzt'
+
+
+def test_unknown_codes_by_the_form_count_as_failed_lookups(tmp_path):
+    client = make_app(tmp_path, RATELIMIT_JOIN_FAILURES='2 per minute').test_client()
+    for n in range(2):
+        assert post_form(client, '/join', code=f'typo-{n}').status_code == 404
+    assert post_form(client, '/join', code='typo-9').status_code == 429
+
+
+def test_home_offers_2_to_8_seats_with_4_chosen(client):
+    page = client.get('/').get_data(as_text=True)
+    seats = re.search(r'<select id="seat-count" name="max_peers">(.*?)</select>', page, re.S)
+    assert re.findall(r'value="(\d)"', seats.group(1)) == [str(n) for n in range(2, 9)]
+    assert re.search(r'value="4" selected', seats.group(1))
+
+
+def test_create_room_takes_the_seat_count_and_refuses_a_bad_one(client):
+    response = post_form(client, '/rooms', display_name='Alice', max_peers='2')
+    room_id = response.headers['Location'].rsplit('/r/', 1)[1]
+    assert client.get(f'/api/rooms/{room_id}').get_json()['max_peers'] == 2
+    for bad in ('1', '9', 'four'):
+        response = post_form(client, '/rooms', display_name='Alice', max_peers=bad)
+        assert response.headers['Location'] == '/'
+        assert 'A room has 2 to 8 seats.' in client.get('/').get_data(as_text=True)
+    # A form without the field (an older page) gets a pod of four.
+    response = post_form(client, '/rooms', display_name='Alice')
+    room_id = response.headers['Location'].rsplit('/r/', 1)[1]
+    assert client.get(f'/api/rooms/{room_id}').get_json()['max_peers'] == 4
+
+
+def test_seats_lists_who_is_seated(tmp_path):
+    app = make_app(tmp_path)
+    client = app.test_client()
+    user = new_user(client)
+    room_id = new_room(client, user['token'], max_peers=3)
+    app.extensions['rhystic.rooms'].join(room_id, 3, 'u_1', 'Ann', 'sid1')
+    response = client.get(f'/r/{room_id}/seats')
+    assert response.headers['Cache-Control'] == 'no-store'
+    assert response.get_json() == {'peer_count': 1, 'max_peers': 3, 'players': ['Ann']}
+    missing = client.get('/r/zzz-zzzz-zzz/seats', headers={'Accept': 'application/json'})
+    assert missing.status_code == 404
+    assert missing.get_json()['error']['code'] == 'room_not_found'
+
+
+def test_seats_is_rate_limited(tmp_path):
+    app = make_app(tmp_path, RATELIMIT_LOBBY='2 per minute')
+    client = app.test_client()
+    room_id = new_room(client, new_user(client)['token'])
+    assert [client.get(f'/r/{room_id}/seats').status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_join_accepts_a_pasted_invite_link(client):
-    post_form(client, '/join', display_name='Bob', code='kfp-7wq2-mzt')
+    post_form(client, '/join', display_name='Bob', code='kfp-7wq2-mzt', create='1')
     response = post_form(client, '/join', code='http://example.org/r/kfp-7wq2-mzt/')
     assert response.headers['Location'] == '/r/kfp-7wq2-mzt'
 
@@ -107,7 +176,7 @@ def test_unknown_room_page_is_a_friendly_404(client):
 def test_recent_rooms_are_capped(client):
     post_form(client, '/rooms', display_name='Dana')
     for n in range(8):
-        post_form(client, '/join', code=f'room-{n}')
+        post_form(client, '/join', code=f'room-{n}', create='1')
         client.get(f'/r/room-{n}')
     home = client.get('/').get_data(as_text=True)
     assert 'room-7' in home and 'room-2' in home and 'room-1<' not in home
