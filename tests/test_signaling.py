@@ -207,6 +207,18 @@ def test_update_tells_the_others_only_what_changed(sqlite_app, room):
     assert seen[b.peer_id]['media'] == {'audio': False, 'video': True}
 
 
+def test_voice_elsewhere_is_a_media_flag_everyone_sees(sqlite_app, room):
+    """A player who talks on Discord opens no microphone: told apart from "Muted"."""
+    room_id, _ = room
+    (a_token, b_token) = users(sqlite_app, 2)
+    a = Peer(sqlite_app, room_id, a_token)
+    b = Peer(sqlite_app, room_id, b_token,
+             media={'audio': False, 'video': True, 'voice_elsewhere': True})
+    assert a.next('peer-joined')['media'] == {'audio': False, 'video': True,
+                                              'voice_elsewhere': True}
+    assert b.emit('update', {'media': {'voice_elsewhere': 'yes'}})['ok'] is False
+
+
 @pytest.mark.parametrize('payload', [
     None, {}, {'media': 'on'}, {'media': {'audio': 'yes'}}, {'media': {'smell': True}},
     {'display_name': ''}, {'display_name': 'x' * 41}, {'display_name': 'bell\x07'},

@@ -250,9 +250,14 @@ def parse_update(data, clean_display_name):
     return changes
 
 
+# voice_elsewhere: the player talks over another app (Discord, a phone) and opened no
+# microphone at all; the others show that instead of "Muted".
+MEDIA_FLAGS = {'audio', 'video', 'voice_elsewhere'}
+
+
 def parse_media(value):
     if not isinstance(value, dict) or not value or \
-            set(value) - {'audio', 'video'} or \
+            set(value) - MEDIA_FLAGS or \
             not all(isinstance(v, bool) for v in value.values()):
         raise ProtocolError(INVALID_REQUEST,
                             "media must be an object like {\"audio\": true, \"video\": false}")
