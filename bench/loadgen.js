@@ -158,6 +158,85 @@ async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
   return result;
 }
 
+// Room setup as the web client does it: 8 peers join one room at once, newcomers offer,
+// and each end of each of the 28 links sends `candidates` ICE candidates after its offer
+// or answer. mode 'before': each candidate its own signal with an ack (the web client
+// until issue 15); 'after': in `batches` lists, without an ack; 'join': no signals at
+// all, to tell the joins' share. Resolves when every room is complete; the sockets are
+// kept (held) so that the caller can read the server's CPU before they leave.
+async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, timeoutMs }) {
+  const start = performance.now();
+  const pairs = (peers * (peers - 1)) / 2;
+  const wanted = mode === 'join' ? 0 : pairs * 2 * candidates;
+  let finished = 0, errors = 0, resolveAll;
+  const all = new Promise((r) => { resolveAll = r; });
+  const ackCheck = (ack) => {
+    if (!ack || !ack.ok) { errors++; fail(`setup signal refused: ${JSON.stringify(ack)}`); }
+  };
+  const state = rooms.map((room) => ({ room, answered: new Set(), got: 0, joined: 0,
+    at: null, entry: { id: room.id, peers: [] } }));
+  const check = (st) => {
+    const done = mode === 'join' ? st.joined === peers
+      : st.answered.size === pairs && st.got === wanted;
+    if (done && st.at === null) {
+      st.at = performance.now() - start;
+      if (++finished === state.length) resolveAll();
+    }
+  };
+  const sendCandidates = (peer, to) => {
+    const list = Array.from({ length: candidates }, (_, i) => ({
+      candidate: `candidate:${i} 1 udp 2122260223 192.0.2.7 ${50000 + i} typ host generation 0`,
+      sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'Fq3z' }));
+    if (mode === 'before') {
+      for (const candidate of list) {
+        peer.socket.emit('signal', { to, type: 'ice', candidate }, ackCheck);
+      }
+      return;
+    }
+    const size = Math.ceil(candidates / batches);
+    for (let i = 0; i < list.length; i += size) {
+      peer.socket.emit('signal', { to, type: 'ice', candidates: list.slice(i, i + size) });
+    }
+  };
+  const connects = [];
+  for (const st of state) {
+    held.push(st.entry);
+    const onSignal = (peer, msg) => {
+      if (msg.type === 'offer') {
+        peer.socket.emit('signal', { to: msg.from, type: 'answer', sdp: sdpOf(0, sdpBytes) },
+          ackCheck);
+        sendCandidates(peer, msg.from);
+      } else if (msg.type === 'answer') {
+        st.answered.add([peer.peerId, msg.from].sort().join(' '));
+      } else if (msg.type === 'ice') {
+        st.got += msg.candidates ? msg.candidates.length : 1;
+      }
+      check(st);
+    };
+    for (let i = 0; i < peers; i++) {
+      connects.push(connectPeer(url, st.room.id, st.room.token, onSignal).then(
+        ({ peer, welcome }) => {
+          st.entry.peers.push(peer);
+          st.joined++;
+          for (const other of mode === 'join' ? [] : welcome.peers) {
+            peer.socket.emit('signal', { to: other.peer_id, type: 'offer',
+              sdp: sdpOf(0, sdpBytes) }, ackCheck);
+            sendCandidates(peer, other.peer_id);
+          }
+          check(st);
+        },
+        (err) => { errors++; fail(`setup connect failed: ${err.message}`); }));
+    }
+  }
+  await Promise.all(connects);
+  const timer = setTimeout(resolveAll, timeoutMs);
+  await all;
+  clearTimeout(timer);
+  return { rooms: state.length, completed: finished, errors,
+    completions_ms: state.filter((s) => s.at !== null).map((s) => s.at),
+    ms: performance.now() - start };
+}
+
 function leaveAndClose(peer) {
   return new Promise((resolve) => {
     peer.closing = true;
@@ -232,7 +311,7 @@ async function release() {
   return { released: peers.length };
 }
 
-const commands = { hold, storm, relay: runRelay, release };
+const commands = { hold, storm, setup, relay: runRelay, release };
 const rl = readline.createInterface({ input: process.stdin });
 let queue = Promise.resolve();
 rl.on('line', (line) => {

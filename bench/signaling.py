@@ -6,6 +6,10 @@ For each server (the Node socket.io reference, Rhystic with 1 worker, Rhystic wi
 workers sharing Redis) it runs, with Node socket.io-client load generators in several
 processes (bench/loadgen.js):
 
+0. room setup: --setup-rooms rooms of 8 set up at once, with every link's offer, answer
+   and --candidates ICE candidates each way, sent as the web client sent them before
+   issue 15 (one signal with an ack each) and after (in lists, without an ack), and
+   with joins only: server CPU per room, and the frames it reads and writes;
 1. join storm: 8 peers join each of --storm-rooms rooms at once, following the offer
    rule; time until every room has its 28 offer/answer pairs, p50/p99 per room;
 2. sockets held: --hold-rooms x 8 peers connected and idle: time to connect them all,
@@ -317,6 +321,36 @@ def storm(gens, url, rooms, args):
             'p50_ms': percentile(times, 50), 'p99_ms': percentile(times, 99)}
 
 
+# Frames the server reads or writes for one link's setup, per candidate and per list:
+# a signal in, its ack out (when asked for) and the relayed signal out.
+def frames_per_room(mode, args):
+    links = PEERS * (PEERS - 1) // 2
+    sdp = 2 * 3  # offer and answer, each acked
+    ice = {'join': 0, 'before': 2 * args.candidates * 3,
+           'after': 2 * min(args.candidate_batches, args.candidates) * 2}[mode]
+    return links * (sdp + ice) if mode != 'join' else 0
+
+
+def room_setup(gens, meter, url, rooms, mode, args):
+    """Server CPU for whole 8-player rooms set up at once (bench/loadgen.js `setup`)."""
+    cpu0, redis0 = meter.cpu()
+    replies = gens.ask([{'cmd': 'setup', 'url': url, 'rooms': part, 'peers': PEERS,
+                         'sdpBytes': args.sdp_bytes, 'mode': mode,
+                         'candidates': args.candidates, 'batches': args.candidate_batches,
+                         'timeoutMs': 60000} for part in gens.split(rooms)])
+    cpu1, redis1 = meter.cpu()
+    gens.ask({'cmd': 'release'})
+    times = sorted(t for r in replies for t in r['completions_ms'])
+    done = len(times)
+    return {'mode': mode, 'rooms': len(rooms), 'completed': done,
+            'errors': sum(r['errors'] for r in replies),
+            'frames_per_room': frames_per_room(mode, args),
+            'cpu_ms_per_room': round((cpu1 - cpu0) / len(rooms) * 1000, 2),
+            'redis_cpu_ms_per_room': (round((redis1 - redis0) / len(rooms) * 1000, 2)
+                                      if meter.redis else None),
+            'p50_ms': percentile(times, 50), 'p99_ms': percentile(times, 99)}
+
+
 def hold(gens, url, rooms, args):
     start = time.monotonic()
     replies = gens.ask([{'cmd': 'hold', 'url': url, 'rooms': part, 'peers': PEERS,
@@ -363,13 +397,21 @@ def passes(run, args):
 def bench_server(target, args, log_dir, say):
     result = {'server': target.name, 'label': target.label,
               'loadavg_before': os.getloadavg()}
-    rooms = target.rooms(args.storm_rooms + max(args.hold_rooms, args.rooms))
+    setups = len(args.setup_modes) * args.setup_rooms
+    rooms = target.rooms(setups + args.storm_rooms + max(args.hold_rooms, args.rooms))
+    setup_rooms, rooms = rooms[:setups], rooms[setups:]
     storm_rooms, held_rooms = rooms[:args.storm_rooms], rooms[args.storm_rooms:]
     meter = Meter(target)
     gens = LoadGenerators(args.procs, log_dir)
     try:
         time.sleep(1)
         result['baseline_rss_kb'] = meter.rss_kb()
+        result['setup'] = {}
+        for i, mode in enumerate(args.setup_modes):
+            say(f'{target.name}: room setup ({mode}), {args.setup_rooms} rooms x {PEERS}')
+            part = setup_rooms[i * args.setup_rooms:(i + 1) * args.setup_rooms]
+            result['setup'][mode] = room_setup(gens, meter, target.url, part, mode, args)
+            say(f"  {result['setup'][mode]}")
         if args.storm_rooms:
             say(f'{target.name}: join storm, {args.storm_rooms} rooms x {PEERS}')
             result['storm'] = storm(gens, target.url, storm_rooms, args)
@@ -438,6 +480,16 @@ def table(results, args):
     def run_at(r, rate):
         return next(x for x in r['relay'] if x['rate'] == rate)
 
+    for mode in args.setup_modes:
+        label = {'join': 'joins only', 'before': 'ice one by one, acked',
+                 'after': f'ice in {args.candidate_batches} lists, no ack'}[mode]
+        row(f'room setup CPU per 8-player room ({label})', lambda r, mode=mode: (
+            f"{fmt(r['setup'][mode]['cpu_ms_per_room'], ' ms', 2)}, "
+            f"{r['setup'][mode]['frames_per_room']} signal frames"))
+        row(f'  setup p50 / p99 ({args.setup_rooms} rooms at once)', lambda r, mode=mode: (
+            f"{fmt(r['setup'][mode]['p50_ms'], '', 0)} / "
+            f"{fmt(r['setup'][mode]['p99_ms'], ' ms', 0)}, "
+            f"{r['setup'][mode]['completed']} done"))
     if args.storm_rooms:
         row(f'join storm {args.storm_rooms}x8: all rooms done',
             lambda r: fmt(r['storm']['all_done_ms'], ' ms', 0))
@@ -477,6 +529,17 @@ def table(results, args):
                              f'{ours / theirs:.2f}x')
             except (KeyError, StopIteration, TypeError, ZeroDivisionError):
                 pass
+    for r in results:
+        if node is None or r is node:
+            continue
+        for mode in args.setup_modes:
+            try:
+                ours = r['setup'][mode]['cpu_ms_per_room']
+                theirs = node['setup'][mode]['cpu_ms_per_room']
+                lines.append(f'{r["server"]} / node CPU per room setup ({mode}): '
+                             f'{ours / theirs:.2f}x')
+            except (KeyError, TypeError, ZeroDivisionError):
+                pass
     one, two = by_name.get('rhystic-1w'), by_name.get('rhystic-2w')
     if one and two and one['sustained_rate']:
         lines.append(f'2 workers / 1 worker sustained rate: '
@@ -492,6 +555,16 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--servers', default='node,rhystic-1w,rhystic-2w',
                    help='which to run: node, rhystic-1w, rhystic-2w (comma separated)')
+    p.add_argument('--setup-rooms', type=int, default=50,
+                   help='rooms of 8 set up at once to measure CPU per room setup')
+    p.add_argument('--setup-modes', type=lambda t: [x for x in t.split(',') if x],
+                   default=['join', 'before', 'after'],
+                   help='join (no signals), before (ice one by one, acked), after '
+                        '(ice in lists, no ack)')
+    p.add_argument('--candidates', type=int, default=12,
+                   help='ICE candidates each end of a link sends in a room setup')
+    p.add_argument('--candidate-batches', type=int, default=2,
+                   help='lists those candidates go in, after the change')
     p.add_argument('--storm-rooms', type=int, default=125)
     p.add_argument('--hold-rooms', type=int, default=1000, help='rooms of 8 held idle')
     p.add_argument('--hold-rate', type=int, default=1000, help='signals/s while held')

@@ -1,7 +1,9 @@
 // The reference relay: socket.io 4.8 on Node with Rhystic's signaling logic and
 // nothing else. A namespace per room, a Socket.IO room per seat, `signal` relayed to
-// the one addressed peer with `from` stamped, and an ack. No database, no TURN, no
-// resume: it is the floor our server is measured against (bench/README.md).
+// the one addressed peer with `from` stamped, and an ack when one was asked for (a
+// refused signal sent without one gets `signal-error`); `ice` with one candidate or a
+// `candidates` list. No database, no TURN, no resume: it is the floor our server is
+// measured against (bench/README.md).
 //
 //   node bench/reference/relay.js PORT
 'use strict';
@@ -22,6 +24,7 @@ const io = new Server(httpServer, {
 });
 
 const TYPES = new Set(['offer', 'answer', 'ice']);
+const MAX_CANDIDATES = 32;
 const rooms = new Map(); // namespace name -> Map(peer_id -> public seat)
 
 const nsp = io.of(/^\/room\/[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$/);
@@ -51,19 +54,34 @@ nsp.on('connection', (socket) => {
   socket.broadcast.emit('peer-joined', seat);
 
   socket.on('signal', (data, ack) => {
-    const reply = typeof ack === 'function' ? ack : () => {};
+    // Without an ack nothing goes back, unless the signal is refused (protocol.md §5).
+    const refuse = (code, message) => {
+      const error = { code, message };
+      if (typeof ack === 'function') return ack({ ok: false, error });
+      socket.emit('signal-error', { to: typeof data?.to === 'string' ? data.to : null,
+        type: TYPES.has(data?.type) ? data.type : null, error });
+    };
     if (!data || typeof data !== 'object' || typeof data.to !== 'string' ||
         !TYPES.has(data.type)) {
-      return reply({ ok: false, error: { code: 'invalid_request', message: 'bad signal' } });
+      return refuse('invalid_request', 'bad signal');
     }
     if (!seats.has(data.to) || data.to === peerId) {
-      return reply({ ok: false, error: { code: 'unknown_peer', message: 'no such peer' } });
+      return refuse('unknown_peer', 'no such peer');
     }
-    const out = data.type === 'ice'
-      ? { from: peerId, type: 'ice', candidate: data.candidate }
-      : { from: peerId, type: data.type, sdp: data.sdp };
+    let out;
+    if (data.type !== 'ice') {
+      out = { from: peerId, type: data.type, sdp: data.sdp };
+    } else if (data.candidates === undefined) {
+      out = { from: peerId, type: 'ice', candidate: data.candidate };
+    } else if (Array.isArray(data.candidates) && data.candidates.length > 0 &&
+               data.candidates.length <= MAX_CANDIDATES && data.candidate === undefined &&
+               data.candidates.every((c) => c && typeof c.candidate === 'string')) {
+      out = { from: peerId, type: 'ice', candidates: data.candidates };
+    } else {
+      return refuse('invalid_request', 'bad candidates');
+    }
     socket.nsp.to(data.to).emit('signal', out);
-    reply({ ok: true });
+    if (typeof ack === 'function') ack({ ok: true });
   });
 
   const leave = () => {

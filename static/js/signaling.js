@@ -18,11 +18,13 @@ import { Emitter } from './emitter.js';
  *   grace_seconds: number
  * }} Welcome
  * @typedef {{from: string, type: 'offer'|'answer'|'ice', sdp?: string,
- *            candidate?: ?RTCIceCandidateInit}} Signal
+ *            candidate?: ?RTCIceCandidateInit, candidates?: RTCIceCandidateInit[]}} Signal
  * @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'closed'} SignalingState
  */
 
 const ACK_TIMEOUT_MS = 8000;
+// The most candidates one `ice` signal may carry (docs/protocol.md §5).
+const MAX_CANDIDATES = 32;
 const LEAVE_TIMEOUT_MS = 1500;
 // A server that keeps closing our socket on purpose is not going to change its mind.
 const MAX_SERVER_DISCONNECTS = 5;
@@ -42,7 +44,8 @@ export class SignalingError extends Error {
  * Events: `welcome` (Welcome), `peer-joined` (Peer), `peer-updated` (partial Peer),
  * `peer-left` ({peer_id, reason}), `signal` (Signal), `game-update`, `chat-message`
  * (docs/protocol.md, "The game table"), `room-updated`, `knock`, `knock-cancelled`
- * (§7a, read by hosting.js), `state` (SignalingState),
+ * (§7a, read by hosting.js), `signal-error` ({to, type, error}: a signal sent without
+ * an ack was refused, §5), `state` (SignalingState),
  * `refused` (SignalingError, once the server will not have us back; code `kicked` when
  * the host removed us).
  */
@@ -133,7 +136,8 @@ export class SignalingClient extends Emitter {
     // offer) before our own welcome: hold those back until the welcome, so that the
     // room is always read in the order welcome, then changes.
     for (const event of ['peer-joined', 'peer-updated', 'peer-left', 'signal',
-      'game-update', 'chat-message', 'room-updated', 'knock', 'knock-cancelled']) {
+      'game-update', 'chat-message', 'room-updated', 'knock', 'knock-cancelled',
+      'signal-error']) {
       socket.on(event, (payload) => {
         if (this._welcomed) this._deliver(event, payload);
         else this._early.push([event, payload]);
@@ -196,6 +200,21 @@ export class SignalingClient extends Emitter {
    */
   signal(to, message) {
     return this._request('signal', { to, ...message });
+  }
+
+  /**
+   * Relay ICE candidates to one peer as `ice` signals of up to MAX_CANDIDATES each, sent
+   * without an ack: one frame each, nothing back (docs/protocol.md §5). A refusal comes
+   * as the `signal-error` event; a candidate lost meanwhile costs a retry at worst.
+   * @param {string} to peer_id
+   * @param {RTCIceCandidateInit[]} candidates
+   */
+  sendCandidates(to, candidates) {
+    if (!this.socket) return;
+    for (let i = 0; i < candidates.length; i += MAX_CANDIDATES) {
+      this.socket.emit('signal', { to, type: 'ice',
+        candidates: candidates.slice(i, i + MAX_CANDIDATES) });
+    }
   }
 
   /**

@@ -53,9 +53,11 @@ async ({room, name}) => {
         await pc.setLocalDescription();
         send({type: 'answer', sdp: pc.localDescription.sdp});
       }
-    } else if (message.type === 'ice' && message.candidate) {
-      try { await pc.addIceCandidate(message.candidate); } catch (e) {
-        if (!ignoreOffer) state.errors.push(String(e));
+    } else if (message.type === 'ice') {  // one candidate, or a list (protocol.md §5)
+      for (const candidate of message.candidates ?? [message.candidate].filter(Boolean)) {
+        try { await pc.addIceCandidate(candidate); } catch (e) {
+          if (!ignoreOffer) state.errors.push(String(e));
+        }
       }
     }
   };
