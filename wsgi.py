@@ -1,8 +1,10 @@
 """The entry point for gunicorn (`gunicorn -k gevent wsgi:app`) and the flask CLI."""
 import gc
+import os
 import sys
 
 from rhystic import create_app
+from rhystic.collector import keep_collections_short, record_pauses
 from rhystic.config import ConfigError
 
 
@@ -32,29 +34,6 @@ def without_websocket_compression(wsgi_app):
     return app
 
 
-def keep_collections_short(socketio, every=2.0):
-    """Stop the cyclic GC from walking every long-lived socket (bench/README.md).
-
-    A full collection walks every tracked object: with 8,000 sockets that is about
-    a million objects and a stall of 1-2 s. Every 2 s the objects that survived are
-    moved to the permanent generation (gc.freeze), so collections walk only what is
-    new since. Frozen objects are still freed by reference counting when
-    their socket closes; only cycles among them wait, and measured socket churn
-    leaves none to speak of. gen0 runs less often than the default 700, to spend less
-    time in young collections at thousands of messages a second.
-    """
-    gc.set_threshold(10_000, 20, 10)
-    gc.freeze()
-
-    def upkeep():
-        while True:
-            socketio.sleep(every)
-            gc.collect(1)  # the young: garbage cycles made since last time
-            gc.freeze()
-
-    socketio.start_background_task(upkeep)
-
-
 try:
     app = create_app({'ASYNC_MODE': _async_mode()})
 except ConfigError as refused:
@@ -63,9 +42,10 @@ except ConfigError as refused:
     print(refused, file=sys.stderr)
     sys.exit(4)
 app.wsgi_app = without_websocket_compression(app.wsgi_app)
+if os.environ.get('RHYSTIC_GC_LOG'):
+    record_pauses(os.environ['RHYSTIC_GC_LOG'])
 if app.config['ASYNC_MODE'] != 'threading':
-    from rhystic.extensions import socketio
-    keep_collections_short(socketio)
+    keep_collections_short()
 else:
     # Everything allocated so far lives as long as the process: keep it out of the
     # cyclic collector's way, so full collections don't walk it.

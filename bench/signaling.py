@@ -188,6 +188,8 @@ class Rhystic:
                              # redis-py's pool holds 100 connections and then raises;
                              # hundreds of joins at once need more (bench/README.md).
                              'RHYSTIC_RATELIMIT_STORAGE_OPTIONS': '{"max_connections": 5000}'})
+        self.gc_log = os.path.join(self.dir, 'gc.log')
+        self.env['RHYSTIC_GC_LOG'] = self.gc_log  # each collection's pause (wsgi.py)
         self.server = Server(self.env, workers=workers,
                              log_path=os.path.join(self.dir, 'server.log'),
                              extra_args=['--worker-connections', '20000'])
@@ -224,6 +226,22 @@ class Rhystic:
         chunks = [(s, min(rooms_per_user, count - s)) for s in range(0, count, rooms_per_user)]
         with ThreadPoolExecutor(4) as pool:
             return [room for made in pool.map(make, chunks) for room in made]
+
+    def gc_pauses(self, start, end):
+        """The worker's GC pauses between two time.time() values: count, p99, max, total."""
+        try:
+            with open(self.gc_log) as f:
+                rows = [line.split() for line in f]
+        except OSError:
+            return None
+        pauses = sorted(float(r[3]) for r in rows if len(r) == 5 and start <= float(r[1]) <= end)
+        by_gen = {g: sum(1 for r in rows if len(r) == 5 and r[2] == g and
+                         start <= float(r[1]) <= end) for g in '012'}
+        return {'count': len(pauses), 'by_generation': by_gen,
+                'p99_ms': percentile(pauses, 99), 'max_ms': pauses[-1] if pauses else 0.0,
+                'total_ms': round(sum(pauses), 1),
+                'over_5ms': sum(1 for x in pauses if x > 5),
+                'over_20ms': sum(1 for x in pauses if x > 20)}
 
     def errors(self):
         lines = self.server.log().splitlines()
@@ -333,7 +351,7 @@ def frames_per_room(mode, args):
 
 def room_setup(gens, meter, url, rooms, mode, args):
     """Server CPU for whole 8-player rooms set up at once (bench/loadgen.js `setup`)."""
-    cpu0, redis0 = meter.cpu()
+    cpu0, redis0, t0 = *meter.cpu(), time.time()
     replies = gens.ask([{'cmd': 'setup', 'url': url, 'rooms': part, 'peers': PEERS,
                          'sdpBytes': args.sdp_bytes, 'mode': mode,
                          'candidates': args.candidates, 'batches': args.candidate_batches,
@@ -342,7 +360,7 @@ def room_setup(gens, meter, url, rooms, mode, args):
     gens.ask({'cmd': 'release'})
     times = sorted(t for r in replies for t in r['completions_ms'])
     done = len(times)
-    return {'mode': mode, 'rooms': len(rooms), 'completed': done,
+    return {'window': [t0, time.time()], 'mode': mode, 'rooms': len(rooms), 'completed': done,
             'errors': sum(r['errors'] for r in replies),
             'frames_per_room': frames_per_room(mode, args),
             'cpu_ms_per_room': round((cpu1 - cpu0) / len(rooms) * 1000, 2),
@@ -364,7 +382,7 @@ def hold(gens, url, rooms, args):
 
 def relay(gens, meter, rate, seconds, args):
     per_proc = rate / len(gens.procs)
-    cpu0, redis0 = meter.cpu()
+    cpu0, redis0, t0 = *meter.cpu(), time.time()
     replies = gens.ask({'cmd': 'relay', 'rate': per_proc, 'seconds': seconds,
                         'sdpShare': args.sdp_share, 'sdpBytes': args.sdp_bytes,
                         'drainMs': 5000})
@@ -374,6 +392,7 @@ def relay(gens, meter, rate, seconds, args):
     received = len(latencies)
     send_s = max(r['send_ms'] for r in replies) / 1000
     return {
+        'window': [t0, time.time()],
         'rate': rate, 'seconds': seconds, 'sent': sent, 'received': received,
         'lost': sum(r['lost'] for r in replies), 'acked': sum(r['acked'] for r in replies),
         'ack_errors': sum(r['ack_errors'] for r in replies),
@@ -387,6 +406,18 @@ def relay(gens, meter, rate, seconds, args):
                                  if received and meter.redis else None),
         'loadgen_cpu_share': round(max(r['loadgen_cpu_ms'] / r['send_ms'] for r in replies), 2),
     }
+
+
+def attach_gc(target, value):
+    """Add the GC pauses seen in each run's time window (Rhystic only)."""
+    if isinstance(value, dict):
+        if 'window' in value and hasattr(target, 'gc_pauses'):
+            value['gc'] = target.gc_pauses(*value['window'])
+        for item in list(value.values()):
+            attach_gc(target, item)
+    elif isinstance(value, list):
+        for item in value:
+            attach_gc(target, item)
 
 
 def passes(run, args):
@@ -464,6 +495,13 @@ def fmt(value, unit='', digits=1):
     return f'{value}{unit}'
 
 
+def _gc(run):
+    gc = run.get('gc')
+    if not gc:
+        return '-'
+    return f"{gc['count']}, {fmt(gc['p99_ms'], '', 2)} / {fmt(gc['max_ms'], ' ms', 2)}"
+
+
 def table(results, args):
     cols = [r['server'] for r in results]
     rows = []
@@ -505,12 +543,15 @@ def table(results, args):
             f"{fmt(r['hold']['relay']['max_ms'], ' ms')}, lost {r['hold']['relay']['lost']}"))
         row(f'  CPU per signal at {args.hold_rooms * PEERS} held',
             lambda r: fmt(r['hold']['relay']['cpu_us_per_msg'], ' µs'))
+        row('  GC pauses meanwhile: count, p99 / max', lambda r: _gc(r['hold']['relay']))
     for rate in args.rates:
         row(f'{rate}/s over {args.rooms * PEERS}: p50 / p99 / max', lambda r, rate=rate: (
             f"{fmt(run_at(r, rate)['p50_ms'], '')} / {fmt(run_at(r, rate)['p99_ms'], '')} / "
             f"{fmt(run_at(r, rate)['max_ms'], ' ms')}"))
         row(f'  lost / CPU per signal', lambda r, rate=rate: (
             f"{run_at(r, rate)['lost']} / {fmt(run_at(r, rate)['cpu_us_per_msg'], ' µs')}"))
+        row('  GC pauses meanwhile: count, p99 / max',
+            lambda r, rate=rate: _gc(run_at(r, rate)))
     row(f'sustained rate (p99 < {args.p99_limit} ms, no loss)', lambda r: (
         f"{r['sustained_rate']}/s" + (' (ceiling)' if r['search'] and
                                       passes(r['search'][-1], args) else '')))
@@ -610,6 +651,7 @@ def main(argv=None):
         finally:
             target.stop()
         result['server_errors'] = target.errors()
+        attach_gc(target, result)
         results.append(result)
         errors += result['loadgen_errors'] + result['server_errors']
     return finish(table(results, args), results, errors, info, args, log_dir, say)
