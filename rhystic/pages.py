@@ -70,6 +70,7 @@ def room(room_id):
     config = current_app.config
     return render_template(
         'pages/room.html', room=found.to_dict(presence.peer_count(found.id)),
+        players=[peer['display_name'] for peer in presence.peers(found.id)],
         display_name=_signed_in_name(),
         capture={'width': config['CAPTURE_WIDTH'], 'height': config['CAPTURE_HEIGHT'],
                  'fps': config['CAPTURE_FPS']})

@@ -1,11 +1,16 @@
 /**
- * The room page before joining: the camera preview, the device lists, the seat count and
- * the join form. It hands the chosen name and stream to the call (ui.js) through `enter`.
+ * The room page before joining: the camera preview, the device lists, the microphone
+ * meter and sound check, who is already seated, the seat count (kept fresh by
+ * seatwatch.js) and the join form. It hands the chosen name and stream to the call
+ * (ui.js) through `enter`.
  * @module lobby
  */
 import { describeMediaError, listDevices, openLocalMedia } from './media.js';
+import { SeatWatch } from './seatwatch.js';
+import { MicMeter, soundCheck } from './soundcheck.js';
 
 const DEVICES_KEY = 'rhystic:devices';
+const VOICE_KEY = 'rhystic:voice-elsewhere';
 
 /** @param {string} id @returns {any} */
 const $ = (id) => document.getElementById(id);
@@ -31,6 +36,11 @@ export class Lobby {
     /** @type {?MediaStream} */
     this.stream = null;
     this.devices = loadDevices();
+    this.voiceElsewhere = loadFlag(VOICE_KEY);
+    this.full = $('lobby').dataset.full === '1';
+    this.title = document.title;
+    this.meter = new MicMeter($('mic-meter'));
+    this.seats = new SeatWatch(this.roomId, (seats) => this.showSeats(seats));
   }
 
   start() {
@@ -38,10 +48,21 @@ export class Lobby {
       event.preventDefault();
       this.join();
     });
-    $('retry-button').addEventListener('click', () => this.checkSeats());
+    $('retry-button').addEventListener('click', () => this.seats.check());
     $('camera-select').addEventListener('change', (e) => this.pickDevice('cameraId', e));
     $('mic-select').addEventListener('change', (e) => this.pickDevice('micId', e));
-    if (!$('join-button').disabled) this.openPreview();
+    $('voice-elsewhere').checked = this.voiceElsewhere;
+    $('voice-elsewhere').addEventListener('change', (e) => this.setVoiceElsewhere(e.target.checked));
+    $('sound-check').addEventListener('click', () => this.runSoundCheck());
+    document.addEventListener('pointerdown', () => this.resumeMeter());
+    document.addEventListener('keydown', () => this.resumeMeter());
+    this.renderVoice();
+    this.seats.start();
+    if (!window.isSecureContext || !navigator.mediaDevices) {
+      this.showInsecure();
+      return;
+    }
+    if (!this.full) this.openPreview();
   }
 
   /** Open (or reopen) the preview; join() waits for the one in flight. */
@@ -52,8 +73,12 @@ export class Lobby {
   }
 
   async _openPreview() {
-    this.stream?.getTracks().forEach((track) => track.stop());
-    const { stream, error } = await openLocalMedia({ ...this.devices, capture: this.capture });
+    this.closePreview();
+    if (!navigator.mediaDevices) return;
+    $('preview-status').textContent = 'Opening your camera…';
+    const { stream, error } = await openLocalMedia({
+      ...this.devices, capture: this.capture, audio: !this.voiceElsewhere,
+    });
     this.stream = stream;
     $('preview').srcObject = stream;
     $('preview').classList.toggle('mirrored', this.isMirrored(stream));
@@ -61,7 +86,16 @@ export class Lobby {
     status.textContent = error ? describeMediaError(error)
       : stream.getVideoTracks().length ? '' : 'No camera: you can still watch and talk.';
     status.hidden = !status.textContent;
+    this.meter.attach(stream);
+    this.renderMeterHint();
     await this.fillDeviceLists();
+  }
+
+  /** Let the camera go (a full room, a reopen): its light should not stay on for nothing. */
+  closePreview() {
+    this.meter.detach();
+    this.stream?.getTracks().forEach((track) => track.stop());
+    this.stream = null;
   }
 
   async fillDeviceLists() {
@@ -79,29 +113,87 @@ export class Lobby {
     this.openPreview();
   }
 
-  async checkSeats() {
+  // -- voice and sound ------------------------------------------------------------
+
+  /** "My voice is elsewhere": no microphone opened at all, remembered on this device. */
+  setVoiceElsewhere(on) {
+    this.voiceElsewhere = on;
+    saveFlag(VOICE_KEY, on);
+    this.renderVoice();
+    if (!this.full && window.isSecureContext) this.openPreview();
+  }
+
+  renderVoice() {
+    $('lobby').dataset.voice = this.voiceElsewhere ? 'elsewhere' : 'here';
+    $('mic-field').hidden = this.voiceElsewhere;
+    $('sound-tools').hidden = this.voiceElsewhere;
+  }
+
+  resumeMeter() {
+    this.meter.resume();
+    setTimeout(() => this.renderMeterHint(), 100);
+  }
+
+  renderMeterHint() {
+    $('meter-hint').hidden = !this.meter.suspended;
+  }
+
+  async runSoundCheck() {
+    const button = $('sound-check');
+    const status = $('sound-status');
+    button.disabled = true;
     try {
-      const response = await fetch(`/api/rooms/${encodeURIComponent(this.roomId)}`);
-      const room = await response.json();
-      this.showSeats(room.peer_count, room.max_peers);
-    } catch {
-      /* keep what the page says */
+      await soundCheck(this.stream ?? new MediaStream(), (phase, detail) => {
+        status.dataset.phase = phase;
+        if (detail) status.dataset.bytes = String(detail.bytes);
+        status.textContent = {
+          recording: 'Recording 3 seconds: say something…',
+          playing: 'Playing it back: this is what the others hear.',
+          done: 'Sound check done. Run it again after changing the microphone.',
+        }[phase];
+      });
+    } catch (error) {
+      status.dataset.phase = 'error';
+      status.textContent = error.message || String(error);
+    } finally {
+      button.disabled = false;
     }
   }
 
-  showSeats(taken, max) {
+  // -- seats --------------------------------------------------------------------
+
+  /** @param {import('./seatwatch.js').Seats} seats */
+  showSeats({ peer_count: taken, max_peers: max, players }) {
+    this.maxPeers = max;
     const full = taken >= max;
     $('seats').textContent = full ? `All ${max} seats are taken` : `${max - taken} of ${max} seats free`;
+    $('seated').textContent = players.length ? `At the table: ${players.join(', ')}`
+      : 'Nobody is at the table yet.';
     this.showFull(full);
   }
 
   /** @param {boolean} full */
   showFull(full) {
+    const freed = this.full && !full;
+    this.full = full;
+    $('lobby').dataset.full = full ? '1' : '0';
     $('full-notice').hidden = !full;
     $('join-button').disabled = full;
     $('retry-button').hidden = !full;
-    if (!full && !this.stream) this.openPreview();
+    if (full) $('seat-free').hidden = true;
+    else if (freed) $('seat-free').hidden = false;
+    document.title = freed ? `Seat free · ${this.title}` : this.title;
+    if (full) this.closePreview();
+    else if (!this.stream && window.isSecureContext) this.openPreview();
   }
+
+  showInsecure() {
+    $('insecure-notice').hidden = false;
+    $('lobby').dataset.insecure = '1';
+    this.stream = new MediaStream();  // joining still works: watch, without a camera
+  }
+
+  // -- joining ----------------------------------------------------------------------
 
   async join() {
     const name = $('name-input').value.trim();
@@ -113,12 +205,18 @@ export class Lobby {
     $('join-button').disabled = true;
     try {
       await this.signIn(name);
-      await (this.previewReady ?? this.openPreview());
+      await (this.previewReady ?? Promise.resolve());
+      this.stream ??= new MediaStream();
+      this.seats.stop();
+      this.meter.close();
+      document.title = this.title;
       await this.enter(name);
     } catch (error) {
       $('join-button').disabled = false;
+      this.seats.start();
+      if (!this.voiceElsewhere) this.meter.attach(this.stream);
       if (error.code === 'room_full') {
-        this.showSeats(this.maxPeers, this.maxPeers);
+        this.showFull(true);
         return;
       }
       $('join-error').textContent = error.message || String(error);
@@ -179,4 +277,12 @@ function loadDevices() {
 /** Remember the chosen camera and microphone for the next visit (the call saves too). */
 export function saveDevices(devices) {
   try { localStorage.setItem(DEVICES_KEY, JSON.stringify(devices)); } catch { /* full */ }
+}
+
+function loadFlag(key) {
+  try { return localStorage.getItem(key) === '1'; } catch { return false; }
+}
+
+function saveFlag(key, on) {
+  try { localStorage.setItem(key, on ? '1' : '0'); } catch { /* full */ }
 }

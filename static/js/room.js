@@ -46,10 +46,12 @@ export class RoomClient extends Emitter {
    * Take a seat: open the camera (unless a stream is given), connect, and start
    * offering to everyone already there. Resolves with the local stream.
    * @param {string} roomId
-   * @param {{displayName?: string, stream?: MediaStream, media?: MediaChoice}} [options]
+   * @param {{displayName?: string, stream?: MediaStream, media?: MediaChoice,
+   *          voiceElsewhere?: boolean}} [options] voiceElsewhere: the player talks
+   *   over another app and opened no microphone (media.voice_elsewhere, protocol.md §4)
    * @returns {Promise<MediaStream>}
    */
-  async joinRoom(roomId, { displayName, stream, media } = {}) {
+  async joinRoom(roomId, { displayName, stream, media, voiceElsewhere = false } = {}) {
     this._ownStream = !stream;
     this.stream = stream ?? (await openLocalMedia(media)).stream;
     this.webrtc.setLocalStream(this.stream);
@@ -57,6 +59,7 @@ export class RoomClient extends Emitter {
     const mediaState = {
       audio: this.stream.getAudioTracks().some((t) => t.enabled),
       video: this.stream.getVideoTracks().some((t) => t.enabled),
+      ...(voiceElsewhere ? { voice_elsewhere: true } : {}),
     };
     try {
       await this.signaling.connect(roomId, { displayName, media: mediaState });

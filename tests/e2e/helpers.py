@@ -82,11 +82,12 @@ def join_room(page, name=None):
     page.wait_for_selector('#room-app[data-view="call"]')
 
 
-def create_room(page, base_url, name, join=True):
-    """Home page: type a name, create a room, join it (or stay in its lobby).
-    Returns the invite link."""
+def create_room(page, base_url, name, join=True, seats=8):
+    """Home page: type a name, create a room of `seats` seats (the form's own default
+    is 4), join it (or stay in its lobby). Returns the invite link."""
     page.goto(base_url + '/')
     page.fill('#display-name', name)
+    page.select_option('#seat-count', str(seats))
     page.click('#create-room')
     page.wait_for_url('**/r/**')
     if join:
