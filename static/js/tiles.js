@@ -1,107 +1,97 @@
 /**
- * The grid of tiles: one per player, with badges, link state, quality, and the
- * viewer's own choices (spotlight, rotation, flip), remembered per room and player.
+ * The grid of tiles: one per player, with badges, link state and health, and the
+ * viewer's own choices (spotlight, rotation, flip, own view size; tileprefs.js keeps
+ * them). Where each tile goes is layout.js's geometry; this module measures and applies.
  * @module tiles
  */
-import { FAILURE_REASONS } from './linkhealth.js';
+import { layoutGrid, layoutSpotlight } from './layout.js';
+import { describeHealth, linkHealth } from './linkhealth.js';
+import { closeKick, wireKick } from './tilekick.js';
+import { describe, formatRate, playerKey } from './tilewords.js';
+import { CameraViews, SELF_SCALES, ViewPrefs } from './tileprefs.js';
+
+export { ViewPrefs };
 
 /**
  * @typedef {import('./signaling.js').Peer} Peer
  * @typedef {import('./link.js').LinkState} LinkState
  * @typedef {import('./linkhealth.js').LinkStats} LinkStats
- * @typedef {{rotate: number, flip: boolean}} View
+ * @typedef {import('./linkhealth.js').Health} Health
+ * @typedef {import('./tileprefs.js').View} View
+ * @typedef {{el: HTMLElement, peer: Peer & {self?: boolean}, link: ?LinkState,
+ *            health: ?Health}} Tile
  */
 
 const ROTATIONS = [0, 90, 180, 270];
-
-/** Viewer-side choices, kept in localStorage per room and keyed by the player's account. */
-export class ViewPrefs {
-  /** @param {string} roomId */
-  constructor(roomId) {
-    this.key = `rhystic:view:${roomId}`;
-    this.data = this._load();
-  }
-
-  _load() {
-    try {
-      const data = JSON.parse(localStorage.getItem(this.key) ?? '{}');
-      return { players: data.players ?? {}, spotlight: data.spotlight ?? null };
-    } catch {
-      return { players: {}, spotlight: null };
-    }
-  }
-
-  _save() {
-    try { localStorage.setItem(this.key, JSON.stringify(this.data)); } catch { /* full */ }
-  }
-
-  /** @param {string} playerKey @returns {View} */
-  view(playerKey) {
-    return { rotate: 0, flip: false, ...(this.data.players[playerKey] ?? {}) };
-  }
-
-  /** @param {string} playerKey @param {Partial<View>} change */
-  setView(playerKey, change) {
-    this.data.players[playerKey] = { ...this.view(playerKey), ...change };
-    this._save();
-  }
-
-  /** @returns {?string} */
-  get spotlight() { return this.data.spotlight; }
-
-  set spotlight(playerKey) {
-    this.data.spotlight = playerKey;
-    this._save();
-  }
-}
+/** Space between tiles, in px (the stage's own padding is CSS). */
+const GAP = 10;
+/** How long tile tools stay up after a tap on a touch screen. */
+const TOUCH_TOOLS_MS = 4000;
 
 /** The tiles on the page. */
 export class TileGrid {
   /**
    * @param {{grid: HTMLElement, stage: HTMLElement, template: HTMLTemplateElement,
    *          prefs: ViewPrefs, onSpotlight: (peerId: ?string) => void,
-   *          onSoundBlocked: () => void, onKick?: (peerId: string) => Promise<void>}} options
+   *          onSoundBlocked: () => void, onKick?: (peerId: string) => Promise<void>,
+   *          cameras?: CameraViews, expectedFps?: number, aspect?: number}} options
+   *   expectedFps: what the cameras capture (a link's frame rate is judged against it);
+   *   aspect: a tile's shape until its video says otherwise
    */
-  constructor({ grid, stage, template, prefs, onSpotlight, onSoundBlocked, onKick }) {
+  constructor({ grid, stage, template, prefs, onSpotlight, onSoundBlocked, onKick,
+    cameras, expectedFps, aspect }) {
     this.grid = grid;
     this.stage = stage;
     this.template = template;
     this.prefs = prefs;
+    this.cameras = cameras ?? new CameraViews();
+    this.expectedFps = expectedFps || 30;
+    this.defaultAspect = aspect || 4 / 3;
     this.onSpotlight = onSpotlight;
     this.onSoundBlocked = onSoundBlocked;
     this.onKick = onKick ?? (async () => {});
     /** Whether we may remove players: the room's creator may. */
     this.canKick = false;
-    /** @type {Map<string, {el: HTMLElement, peer: Peer, link: ?LinkState}>} */
+    /** @type {Map<string, Tile>} */
     this.tiles = new Map();
     this.spotlightId = null;
     this._countdown = null;
+    /** The camera behind the own tile: its flip and rotation are remembered per camera. */
+    this.selfCamera = null;
+    this._layoutFrame = 0;
+    new ResizeObserver(() => this._layout()).observe(grid);
   }
 
   /**
    * @param {Peer} peer
    * @param {MediaStream} stream
-   * @param {boolean} mirrored a selfie camera is shown mirrored; a table camera never
+   * @param {?string} camera the deviceId of the own camera
    */
-  addSelf(peer, stream, mirrored) {
+  addSelf(peer, stream, camera) {
     const tile = this.upsert({ ...peer, self: true });
     tile.el.classList.add('self');
-    this.setMirrored(mirrored);
+    this.setSelfCamera(camera);
     this.setStream(peer.peer_id, stream);
     this.setLinkState(peer.peer_id, { status: 'self', route: null, reason: null });
   }
 
-  /** @param {boolean} mirrored */
-  setMirrored(mirrored) {
-    const self = [...this.tiles.values()].find((t) => t.peer.self);
-    self?.el.querySelector('video').classList.toggle('mirrored', mirrored);
+  /** @param {?string} camera the own camera now showing (a switch mid-call) */
+  setSelfCamera(camera) {
+    this.selfCamera = camera;
+    const self = this._self();
+    if (self) this._applyView(self.el, this.cameras.view(camera));
   }
 
-  /** @param {Peer & {self?: boolean}} peer @returns {{el: HTMLElement, peer: Peer}} */
+  /** @returns {?Tile} */
+  _self() {
+    return [...this.tiles.values()].find((t) => t.peer.self) ?? null;
+  }
+
+  /** @param {Peer & {self?: boolean}} peer @returns {Tile} */
   upsert(peer) {
     let tile = this.tiles.get(peer.peer_id);
     if (!tile) {
-      tile = { el: this._build(peer), peer, link: null };
+      tile = { el: this._build(peer), peer, link: null, health: null };
       this.tiles.set(peer.peer_id, tile);
       this.grid.append(tile.el);
       this._layout();
@@ -118,7 +108,7 @@ export class TileGrid {
     for (const tile of this.tiles.values()) {
       const tool = tile.el.querySelector('.tool-kick');
       if (tool) tool.hidden = !canKick;
-      if (!canKick) this._closeConfirm(tile.el);
+      if (!canKick) closeKick(tile.el);
     }
   }
 
@@ -185,11 +175,17 @@ export class TileGrid {
     if (!tile) return;
     const parts = [];
     if (stats.rttMs != null) parts.push(`${stats.rttMs} ms`);
+    if (stats.frameHeight) parts.push(`${stats.frameWidth}×${stats.frameHeight}`);
     if (stats.fps != null) parts.push(`${Math.round(stats.fps)} fps`);
     if (stats.kbps != null) parts.push(formatRate(stats.kbps));
+    if (stats.loss) parts.push(`${Math.round(stats.loss * 100)}% lost`);
     tile.el.querySelector('.tile-quality').textContent = parts.join(' · ');
     tile.el.dataset.framesDecoded = String(stats.framesDecoded);
     if (stats.route) tile.el.dataset.route = stats.route;
+    tile.health = linkHealth(stats, {
+      expectedFps: this.expectedFps, videoExpected: tile.peer.media?.video !== false,
+    });
+    this._render(tile);
   }
 
   /** @param {?string} peerId spotlight this tile, or none */
@@ -208,6 +204,7 @@ export class TileGrid {
     tile?.el.classList.add('spotlight');
     tile?.el.querySelector('.tool-spotlight').setAttribute('aria-pressed', 'true');
     this.stage.classList.toggle('has-spotlight', Boolean(tile));
+    this._layout();
     this.onSpotlight(tile && !tile.peer.self ? this.spotlightId : null);
   }
 
@@ -217,76 +214,85 @@ export class TileGrid {
     el.dataset.peerId = peer.peer_id;
     el.classList.add(peer.self ? 'self' : 'remote');
     const toggle = () => this.spotlight(this.spotlightId === peer.peer_id ? null : peer.peer_id);
-    el.querySelector('.tile-media').addEventListener('click', toggle);
+    const media = el.querySelector('.tile-media');
+    // A touch shows the tools (which stay out of the picture otherwise); a click with a
+    // mouse, whose pointer shows them on hover, puts the tile in the spotlight.
+    media.addEventListener('pointerdown', (event) => {
+      if (event.pointerType !== 'mouse') this._showTools(el);
+    });
+    media.addEventListener('click', (event) => {
+      if (event.pointerType === 'mouse' || !event.pointerType) toggle();
+    });
+    media.querySelector('video').addEventListener('resize', () => this._layout());
     el.querySelector('.tool-spotlight').addEventListener('click', toggle);
-    const rotate = el.querySelector('.tool-rotate');
-    const flip = el.querySelector('.tool-flip');
+    el.querySelector('.tool-rotate').addEventListener('click', () => this._turn(peer.peer_id));
+    el.querySelector('.tool-flip').addEventListener('click', () => this._flip(peer.peer_id));
     const kick = el.querySelector('.tool-kick');
+    const size = el.querySelector('.tool-size');
     if (peer.self) {
-      rotate.remove();
-      flip.remove();
       kick.remove();
       el.querySelector('.tile-confirm').remove();
+      size.addEventListener('click', () => this._resizeSelf());
+      this._showSelfSize(size);
     } else {
+      size.remove();
       kick.hidden = !this.canKick;
-      kick.addEventListener('click', () => this._askKick(peer.peer_id));
-      el.querySelector('.confirm-cancel').addEventListener('click', () => this._closeConfirm(el));
-      el.querySelector('.confirm-kick').addEventListener('click', () => this._kick(peer.peer_id));
-      rotate.addEventListener('click', () => this._turn(peer.peer_id));
-      flip.addEventListener('click', () => this._flip(peer.peer_id));
+      const current = () => this.tiles.get(peer.peer_id)?.peer ?? peer;
+      wireKick(el, current, (peerId) => this.onKick(peerId));
       this._applyView(el, this.prefs.view(playerKey(peer)));
     }
     return el;
   }
 
-  /** The confirm step: removing someone is not undone by a stray click. */
-  _askKick(peerId) {
-    const tile = this.tiles.get(peerId);
-    if (!tile) return;
-    const confirm = tile.el.querySelector('.tile-confirm');
-    confirm.querySelector('.confirm-text').textContent =
-      `Remove ${tile.peer.display_name ?? 'this player'} from the room? They can't come back `
-      + 'for 10 minutes.';
-    confirm.querySelector('.confirm-error').textContent = '';
-    confirm.hidden = false;
-    confirm.querySelector('.confirm-cancel').focus();
-  }
-
-  async _kick(peerId) {
-    const tile = this.tiles.get(peerId);
-    if (!tile) return;
-    const confirm = tile.el.querySelector('.tile-confirm');
-    const button = confirm.querySelector('.confirm-kick');
-    button.disabled = true;
-    try {
-      await this.onKick(peerId);  // the tile goes when the server's peer-left arrives
-    } catch (error) {
-      confirm.querySelector('.confirm-error').textContent =
-        `Could not remove them: ${error.message || error}`;
-    } finally {
-      button.disabled = false;
-    }
-  }
-
   /** @param {HTMLElement} el */
-  _closeConfirm(el) {
-    const confirm = el.querySelector('.tile-confirm');
-    if (confirm) confirm.hidden = true;
+  _showTools(el) {
+    el.classList.add('tools-shown');
+    clearTimeout(el.toolsTimer);
+    el.toolsTimer = setTimeout(() => el.classList.remove('tools-shown'), TOUCH_TOOLS_MS);
+  }
+
+  _resizeSelf() {
+    this.prefs.selfSize = this.prefs.selfSize === 'small' ? 'same' : 'small';
+    const size = this._self()?.el.querySelector('.tool-size');
+    if (size) this._showSelfSize(size);
+    this._layout();
+  }
+
+  /** @param {HTMLElement} button */
+  _showSelfSize(button) {
+    const small = this.prefs.selfSize === 'small';
+    const label = small ? 'Show your view as large as the others' : 'Show your view smaller';
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    button.setAttribute('aria-pressed', String(!small));
+  }
+
+  /**
+   * Where a tile's view is remembered: the others' per player, the own per camera.
+   * @param {Tile} tile
+   * @returns {{view: View, save: (change: Partial<View>) => void}}
+   */
+  _viewOf(tile) {
+    if (tile.peer.self) {
+      const camera = this.selfCamera;
+      return { view: this.cameras.view(camera), save: (c) => this.cameras.setView(camera, c) };
+    }
+    const key = playerKey(tile.peer);
+    return { view: this.prefs.view(key), save: (c) => this.prefs.setView(key, c) };
   }
 
   _turn(peerId) {
     const tile = this.tiles.get(peerId);
-    const key = playerKey(tile.peer);
-    const rotate = ROTATIONS[(ROTATIONS.indexOf(this.prefs.view(key).rotate) + 1) % 4];
-    this.prefs.setView(key, { rotate });
-    this._applyView(tile.el, this.prefs.view(key));
+    const { view, save } = this._viewOf(tile);
+    save({ rotate: ROTATIONS[(ROTATIONS.indexOf(view.rotate) + 1) % 4] });
+    this._applyView(tile.el, this._viewOf(tile).view);
   }
 
   _flip(peerId) {
     const tile = this.tiles.get(peerId);
-    const key = playerKey(tile.peer);
-    this.prefs.setView(key, { flip: !this.prefs.view(key).flip });
-    this._applyView(tile.el, this.prefs.view(key));
+    const { view, save } = this._viewOf(tile);
+    save({ flip: !view.flip });
+    this._applyView(tile.el, this._viewOf(tile).view);
   }
 
   /** @param {HTMLElement} el @param {View} view */
@@ -294,6 +300,7 @@ export class TileGrid {
     el.dataset.rotate = String(view.rotate);
     el.dataset.flip = view.flip ? '1' : '0';
     el.querySelector('.tool-flip').setAttribute('aria-pressed', String(view.flip));
+    this._layout();
   }
 
   _render(tile) {
@@ -302,6 +309,8 @@ export class TileGrid {
     el.dataset.name = name;
     el.querySelector('.tile-name').textContent = peer.self ? `${name} (you)` : name;
     el.querySelector('.badge-muted').hidden = peer.media?.audio !== false;
+    // Talking over Discord or a phone is not being muted (issue 10): say which.
+    el.querySelector('.badge-muted').textContent = peer.media?.voice_elsewhere ? 'Voice elsewhere' : 'Muted';
     el.querySelector('.badge-camera-off').hidden = peer.media?.video !== false;
     el.dataset.cameraOff = peer.media?.video === false ? '1' : '0';
     const [state, label, message] = describe(peer, link);
@@ -310,50 +319,65 @@ export class TileGrid {
     el.querySelector('.tile-state').textContent = label;
     el.querySelector('.tile-message').textContent = message;
     el.classList.toggle('has-message', Boolean(message));
+    this._renderHealth(tile, ['direct', 'relay', 'connected'].includes(state));
   }
 
+  /** The link's health, in a word on the tile and in a sentence under the name. */
+  _renderHealth(tile, connected) {
+    const health = connected ? tile.health : null;
+    const level = health?.level ?? '';
+    const badge = tile.el.querySelector('.tile-health');
+    const words = tile.el.querySelector('.tile-health-words');
+    tile.el.dataset.health = level;
+    badge.hidden = !level;
+    badge.textContent = { good: 'Good', poor: 'Poor', bad: 'Bad' }[level] ?? '';
+    badge.title = level ? `Link: ${level}` : '';
+    const sentence = health ? describeHealth(tile.peer.display_name ?? 'This player', health) : '';
+    words.textContent = sentence;
+    words.hidden = !sentence;
+  }
+
+  /** Size and place every tile: layout.js's geometry on the stage's current box. */
   _layout() {
     this.grid.dataset.count = String(this.tiles.size);
+    if (this._layoutFrame) return;
+    this._layoutFrame = requestAnimationFrame(() => {
+      this._layoutFrame = 0;
+      this._place();
+    });
   }
-}
 
-/**
- * What the tile says: its state, a short label and, when there is no picture, why.
- * @param {Peer & {self?: boolean}} peer
- * @param {?LinkState} link
- * @returns {[string, string, string]}
- */
-function describe(peer, link) {
-  const name = peer.display_name ?? 'this player';
-  const cameraOff = peer.media?.video === false;
-  if (peer.self) {
-    return ['self', 'You', cameraOff ? 'Your camera is off' : ''];
+  _place() {
+    const width = this.grid.clientWidth;
+    const height = this.grid.clientHeight;
+    const specs = [...this.tiles.values()].map((tile) => ({
+      id: tile.peer.peer_id, aspect: this._aspect(tile),
+      // Alone, the own view takes the stage; with others, it is smaller unless asked.
+      scale: tile.peer.self && this.tiles.size > 1 ? SELF_SCALES[this.prefs.selfSize] : 1,
+    }));
+    // The own view goes last: the others come first in reading order.
+    specs.sort((a, b) => Number(this.tiles.get(a.id).peer.self ?? false)
+      - Number(this.tiles.get(b.id).peer.self ?? false));
+    const { rects, used } = this.spotlightId
+      ? layoutSpotlight({ width, height, gap: GAP, tiles: specs, spotlight: this.spotlightId })
+      : layoutGrid({ width, height, gap: GAP, tiles: specs });
+    this.grid.dataset.used = used.toFixed(3);
+    this.grid.dataset.placedFor = `${width}x${height}x${specs.length}`;
+    for (const [id, rect] of rects) {
+      const { style } = this.tiles.get(id).el;
+      style.left = `${rect.x.toFixed(1)}px`;
+      style.top = `${rect.y.toFixed(1)}px`;
+      style.width = `${rect.w.toFixed(1)}px`;
+      style.height = `${rect.h.toFixed(1)}px`;
+    }
   }
-  const status = link?.status ?? 'connecting';
-  if (status === 'failed') {
-    const why = FAILURE_REASONS[link.reason] ?? FAILURE_REASONS['no-route'];
-    // The link keeps trying on its own: say when, so the tile is not a dead end.
-    const next = link.retryAt ? `Trying again in ${secondsUntil(link.retryAt)} s.`
-      : `Trying again now (attempt ${link.attempt + 1})…`;
-    return ['failed', 'No connection', `Can't reach ${name}: ${why}. ${next}`];
+
+  /** The tile's shape as shown: its video's, turned a quarter when rotated by 90°. */
+  _aspect(tile) {
+    const video = tile.el.querySelector('video');
+    const aspect = video.videoWidth && video.videoHeight
+      ? video.videoWidth / video.videoHeight : this.defaultAspect;
+    const turned = tile.el.dataset.rotate === '90' || tile.el.dataset.rotate === '270';
+    return turned ? 1 / aspect : aspect;
   }
-  if (status === 'reconnecting') return ['reconnecting', 'Reconnecting…', `Reconnecting to ${name}…`];
-  if (status === 'connecting') return ['connecting', 'Connecting…', `Connecting to ${name}…`];
-  const note = cameraOff ? `${name} turned their camera off` : '';
-  if (!link.route) return ['connected', 'Connected', note];
-  return [link.route, link.route === 'relay' ? 'Via relay' : 'Direct', note];
-}
-
-/** @param {number} at a Date.now() time @returns {number} whole seconds from now, at least 1 */
-function secondsUntil(at) {
-  return Math.max(1, Math.ceil((at - Date.now()) / 1000));
-}
-
-/** A player's key for remembered choices: their account, stable across reloads. */
-function playerKey(peer) {
-  return peer.user_id ?? peer.peer_id;
-}
-
-function formatRate(kbps) {
-  return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${kbps} kbit/s`;
 }

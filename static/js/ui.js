@@ -8,8 +8,12 @@ import { HostingUI } from './hosting-ui.js';
 import { Lobby, saveDevices } from './lobby.js';
 import { describeMediaError, openTrack } from './media.js';
 import { RoomClient } from './room.js';
+import { CallShortcuts } from './shortcuts.js';
 import { SignalingClient } from './signaling.js';
+import { wireSnapshots } from './snapshot-ui.js';
+import { CameraViews, cameraOf } from './tileprefs.js';
 import { TileGrid, ViewPrefs } from './tiles.js';
+import { WaitingCard } from './waiting.js';
 import { WebRTCClient } from './webrtc.js';
 
 /** @param {string} id @returns {any} */
@@ -29,8 +33,11 @@ class RoomPage {
     /** @type {?MediaStream} */
     this.stream = null;
     this.room = null;
+    /** How each of our cameras is shown to us: never mirrored unless we chose it. */
+    this.cameras = new CameraViews();
     this.lobby = new Lobby(root, {
-      capture: this.capture, isMirrored: isSelfieCamera, enter: (name) => this.enter(name),
+      capture: this.capture, enter: (name) => this.enter(name),
+      isMirrored: (stream) => this.cameras.view(cameraOf(stream)).flip,
     });
     this.devices = this.lobby.devices;
   }
@@ -61,7 +68,9 @@ class RoomPage {
     this.table.connect(signaling, room);   // so that it reads the welcome's game
     this.hosting?.connect(signaling, room);  // the host's controls (hosting-ui.js)
     this.wireCall(room, webrtc);
-    await room.joinRoom(this.roomId, { displayName: name, stream: this.stream });
+    await room.joinRoom(this.roomId, {
+      displayName: name, stream: this.stream, voiceElsewhere: this.lobby.voiceElsewhere,
+    });
     this.showCall();
   }
 
@@ -75,14 +84,17 @@ class RoomPage {
       onSpotlight: (peerId) => webrtc.setSpotlight(peerId),
       onSoundBlocked: () => this.banner('Click anywhere to turn on the sound.', 'sound'),
       onKick: (peerId) => room.kick(peerId),
+      cameras: this.cameras, expectedFps: this.capture.fps,
+      aspect: this.capture.width / this.capture.height,
     });
     webrtc.onTrack = (stream, peerId) => this.tiles.setStream(peerId, stream);
     webrtc.on('link-state', (peerId, state) => this.tiles.setLinkState(peerId, state));
     webrtc.on('stats', (peerId, stats) => this.tiles.setStats(peerId, stats));
+    wireSnapshots(webrtc, (peerId) => room.peers.get(peerId)?.display_name);  // issue 12
     room.on('welcome', (welcome) => {
       if (!this.tiles.tiles.has(welcome.peer_id)) {
         for (const [id, tile] of this.tiles.tiles) if (tile.peer.self) this.tiles.remove(id);
-        this.tiles.addSelf(welcome.self, this.stream, isSelfieCamera(this.stream));
+        this.tiles.addSelf(welcome.self, this.stream, cameraOf(this.stream));
       }
       this.tiles.setCanKick(room.owner);
       this.updateSeats();
@@ -132,6 +144,10 @@ class RoomPage {
     $('invite-button').addEventListener('click', () => this.copyInvite());
     $('fullscreen-button').addEventListener('click', () => toggleFullscreen($('stage')));
     $('leave-button').addEventListener('click', () => this.leave());
+    this.shortcuts ??= new CallShortcuts(this.root, {
+      m: () => this.toggle('audio'), v: () => this.toggle('video'),
+      f: () => toggleFullscreen($('stage')),
+    });
     document.addEventListener('click', () => {
       if (this.clearBanner('sound')) this.tiles.unmuteAll();
     });
@@ -141,10 +157,14 @@ class RoomPage {
   updateSeats() {
     const taken = (this.room?.peers.size ?? 0) + 1;
     $('call-seats').textContent = `${taken} of ${this.maxPeers} seats`;
+    // Alone at the table: "Waiting for others", with the invite (waiting.js, issue 10).
+    this.waiting ??= new WaitingCard($('stage'), `${location.origin}/r/${this.roomId}`);
+    this.waiting.update(taken - 1);
   }
 
   /** @param {'audio'|'video'} kind */
   async toggle(kind) {
+    if (kind === 'audio' && this.lobby.voiceElsewhere) return;  // no microphone to unmute
     const on = !(this.room.self?.media?.[kind] ?? true);
     await this.room.setMedia({ [kind]: on });
     this.tiles.upsert(this.room.self);
@@ -154,6 +174,7 @@ class RoomPage {
   renderControls() {
     const media = this.room.self?.media ?? { audio: true, video: true };
     setPressed($('mute-button'), !media.audio, media.audio ? 'Mute' : 'Unmute');
+    $('mute-button').hidden = $('call-mic-select').parentElement.hidden = Boolean(media.voice_elsewhere);
     setPressed($('camera-button'), !media.video, media.video ? 'Camera off' : 'Camera on');
   }
 
@@ -171,7 +192,7 @@ class RoomPage {
       if (kind === 'video') {
         const self = $('grid').querySelector('.tile.self video');
         self.srcObject = this.stream;
-        this.tiles.setMirrored(isSelfieCamera(this.stream));
+        this.tiles.setSelfCamera(cameraOf(this.stream));
       }
     } catch (error) {
       this.banner(describeMediaError(error), 'device');
@@ -228,15 +249,6 @@ class RoomPage {
     el.hidden = true;
     return true;
   }
-}
-
-/** A selfie camera is shown mirrored to its owner; a table camera never is. */
-function isSelfieCamera(stream) {
-  const track = stream?.getVideoTracks()[0];
-  if (!track) return false;
-  const facing = track.getSettings().facingMode;
-  if (facing) return facing === 'user';
-  return !/\b(back|rear|environment|document|overhead|table)\b/i.test(track.label);
 }
 
 function setPressed(button, pressed, label) {
