@@ -164,7 +164,7 @@ class NodeReference:
 class Rhystic:
     """The real server: gunicorn -k gevent wsgi:app, with Redis when workers > 1."""
 
-    def __init__(self, log_dir, workers):
+    def __init__(self, log_dir, workers, extra_env=()):
         self.workers = workers
         self.name = f'rhystic-{workers}w'
         self.label = f'Rhystic, gevent, {workers} worker{"s" if workers > 1 else ""}' + (
@@ -188,6 +188,7 @@ class Rhystic:
                              # redis-py's pool holds 100 connections and then raises;
                              # hundreds of joins at once need more (bench/README.md).
                              'RHYSTIC_RATELIMIT_STORAGE_OPTIONS': '{"max_connections": 5000}'})
+        self.env.update(dict(extra_env))
         self.gc_log = os.path.join(self.dir, 'gc.log')
         self.env['RHYSTIC_GC_LOG'] = self.gc_log  # each collection's pause (wsgi.py)
         self.server = Server(self.env, workers=workers,
@@ -234,14 +235,15 @@ class Rhystic:
                 rows = [line.split() for line in f]
         except OSError:
             return None
-        pauses = sorted(float(r[3]) for r in rows if len(r) == 5 and start <= float(r[1]) <= end)
-        by_gen = {g: sum(1 for r in rows if len(r) == 5 and r[2] == g and
-                         start <= float(r[1]) <= end) for g in '012'}
-        return {'count': len(pauses), 'by_generation': by_gen,
-                'p99_ms': percentile(pauses, 99), 'max_ms': pauses[-1] if pauses else 0.0,
-                'total_ms': round(sum(pauses), 1),
-                'over_5ms': sum(1 for x in pauses if x > 5),
-                'over_20ms': sum(1 for x in pauses if x > 20)}
+        rows = [r for r in rows if len(r) == 6 and start <= float(r[1]) <= end]
+        wall, cpu = sorted(float(r[3]) for r in rows), sorted(float(r[4]) for r in rows)
+        return {'count': len(rows),
+                'by_generation': {g: sum(1 for r in rows if r[2] == g) for g in '012'},
+                'p99_ms': percentile(wall, 99), 'max_ms': wall[-1] if wall else 0.0,
+                'cpu_p99_ms': percentile(cpu, 99), 'cpu_max_ms': cpu[-1] if cpu else 0.0,
+                'total_ms': round(sum(wall), 1),
+                'over_5ms': sum(1 for x in wall if x > 5),
+                'over_20ms': sum(1 for x in wall if x > 20)}
 
     def errors(self):
         lines = self.server.log().splitlines()
@@ -426,7 +428,7 @@ def passes(run, args):
 
 
 def bench_server(target, args, log_dir, say):
-    result = {'server': target.name, 'label': target.label,
+    result = {'server': target.name, 'label': target.label, 'env': dict(args.env),
               'loadavg_before': os.getloadavg()}
     setups = len(args.setup_modes) * args.setup_rooms
     rooms = target.rooms(setups + args.storm_rooms + max(args.hold_rooms, args.rooms))
@@ -453,6 +455,11 @@ def bench_server(target, args, log_dir, say):
             held['rss_kb'] = meter.rss_kb()
             held['rss_kb_per_peer'] = round(
                 (held['rss_kb'] - result['baseline_rss_kb']) / max(1, held['peers']), 1)
+            if args.idle_seconds:  # heartbeats only: Engine.IO pings and their pongs
+                cpu0, t0 = meter.cpu()[0], time.time()
+                time.sleep(args.idle_seconds)
+                held['idle'] = {'window': [t0, time.time()], 'cpu_share': round(
+                    (meter.cpu()[0] - cpu0) / (time.time() - t0), 3)}
             say(f'{target.name}: relay at {args.hold_rate}/s with {held["peers"]} held')
             held['relay'] = relay(gens, meter, args.hold_rate, args.seconds, args)
             gens.ask({'cmd': 'release'})
@@ -474,6 +481,7 @@ def bench_server(target, args, log_dir, say):
         result['sustained_rate'] = max(ok) if ok else 0
         gens.ask({'cmd': 'release'})
     finally:
+        result['loadavg_after'] = os.getloadavg()
         result['loadgen_errors'] = gens.errors()[:10]
         gens.close()
     return result
@@ -499,7 +507,8 @@ def _gc(run):
     gc = run.get('gc')
     if not gc:
         return '-'
-    return f"{gc['count']}, {fmt(gc['p99_ms'], '', 2)} / {fmt(gc['max_ms'], ' ms', 2)}"
+    return (f"{gc['count']}, {fmt(gc['p99_ms'], '', 2)} / {fmt(gc['max_ms'], ' ms', 2)} "
+            f"(CPU {fmt(gc['cpu_p99_ms'], '', 2)} / {fmt(gc['cpu_max_ms'], ' ms', 2)})")
 
 
 def table(results, args):
@@ -518,6 +527,8 @@ def table(results, args):
     def run_at(r, rate):
         return next(x for x in r['relay'] if x['rate'] == rate)
 
+    row('load average (1 min) before / after', lambda r: (
+        f"{r['loadavg_before'][0]:.1f} / {r['loadavg_after'][0]:.1f}"))
     for mode in args.setup_modes:
         label = {'join': 'joins only', 'before': 'ice one by one, acked',
                  'after': f'ice in {args.candidate_batches} lists, no ack'}[mode]
@@ -538,6 +549,9 @@ def table(results, args):
             f"{fmt(r['hold']['connect_s'], ' s')} ({r['hold']['peers']} ok, "
             f"{r['hold']['failed']} failed)"))
         row('RSS per held peer above idle', lambda r: fmt(r['hold']['rss_kb_per_peer'], ' KB'))
+        if args.idle_seconds:
+            row(f'  idle CPU with them held ({args.idle_seconds:g} s)', lambda r: (
+                f"{fmt(r['hold']['idle']['cpu_share'] * 100, ' % of a core')}"))
         row(f'{args.hold_rate}/s with {args.hold_rooms * PEERS} held: p99 / max', lambda r: (
             f"{fmt(r['hold']['relay']['p99_ms'], '')} / "
             f"{fmt(r['hold']['relay']['max_ms'], ' ms')}, lost {r['hold']['relay']['lost']}"))
@@ -621,6 +635,11 @@ def parse_args(argv=None):
                    help='share of relayed signals that are SDP; the rest are ICE candidates')
     p.add_argument('--procs', type=int, default=2, help='load-generator processes')
     p.add_argument('--connect-concurrency', type=int, default=100)
+    p.add_argument('--idle-seconds', type=float, default=20,
+                   help='seconds to measure the server\'s idle CPU with the sockets held')
+    p.add_argument('--env', metavar='NAME=VALUE', action='append', default=[],
+                   type=lambda text: tuple(text.split('=', 1)),
+                   help='an extra setting for Rhystic, for experiments (repeatable)')
     p.add_argument('--json', metavar='FILE')
     p.add_argument('--keep-logs', action='store_true')
     return p.parse_args(argv)
@@ -640,8 +659,9 @@ def main(argv=None):
     info = machine()
     say(f"machine: {info['nproc']} x {info['cpu']}; python {info['python']}, "
         f"node {info['node']}")
-    makers = {'node': lambda: NodeReference(log_dir), 'rhystic-1w': lambda: Rhystic(log_dir, 1),
-              'rhystic-2w': lambda: Rhystic(log_dir, 2)}
+    makers = {'node': lambda: NodeReference(log_dir),
+              'rhystic-1w': lambda: Rhystic(log_dir, 1, args.env),
+              'rhystic-2w': lambda: Rhystic(log_dir, 2, args.env)}
     results, errors = [], []
     for name in args.servers.split(','):
         target = makers[name]()

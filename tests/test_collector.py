@@ -61,5 +61,6 @@ def test_record_pauses_writes_one_line_per_collection(collector, tmp_path):
     gc.collect(1)
     lines = [line.split() for line in path.read_text().splitlines()]
     assert [line[2] for line in lines[-2:]] == ['0', '1']
-    pid, when, generation, ms, collected = lines[-1]
-    assert int(pid) > 0 and float(when) > 0 and float(ms) >= 0 and int(collected) >= 0
+    pid, when, generation, wall_ms, cpu_ms, collected = lines[-1]
+    assert int(pid) > 0 and float(when) > 0 and int(collected) >= 0
+    assert float(wall_ms) >= 0 and float(cpu_ms) >= 0
