@@ -87,7 +87,28 @@ RATELIMIT_USERS = '200 per hour;20 per minute'   # POST /api/users
 RATELIMIT_ROOMS = '200 per hour;20 per minute'   # POST /api/rooms
 RATELIMIT_TURN = '600 per hour;60 per minute'    # GET /turn and GET /api/ice-servers
 RATELIMIT_JOIN_FAILURES = '20 per minute'        # unknown room ids (guessing)
+RATELIMIT_SIGN_IN = '30 per minute;300 per hour'  # sign-ins started and finished
 RATELIMIT_HEADERS_ENABLED = True                 # X-RateLimit-* and Retry-After
+
+# --- Signing in with Discord, Google or any OpenID Connect provider ------------------------
+# None is configured by default, and then nothing about signing in shows: players are
+# guests. Each provider is OAUTH_<NAME>_<FIELD> (or RHYSTIC_OAUTH_<NAME>_<FIELD> in the
+# environment, read verbatim), NAME of a-z, 0-9 and _; the README's "Signing in" says how
+# to register Rhystic with Discord and Google, and the redirect URL to give them:
+#   <PUBLIC_URL>/auth/<name>/callback
+# Fields: CLIENT_ID and CLIENT_SECRET (always); ISSUER, the provider's issuer URL (its
+# discovery document is ISSUER/.well-known/openid-configuration), or METADATA_URL for a
+# discovery document elsewhere; LABEL, the button's text (default: the name); SCOPE
+# (default 'openid profile'). GOOGLE and DISCORD are presets: an id and a secret suffice.
+# Examples (keep secrets here or in the environment, never in the repository):
+# OAUTH_DISCORD_CLIENT_ID = '123456789012345678'
+# OAUTH_DISCORD_CLIENT_SECRET = '...'
+# OAUTH_GOOGLE_CLIENT_ID = '1234-abc.apps.googleusercontent.com'
+# OAUTH_GOOGLE_CLIENT_SECRET = '...'
+# OAUTH_KEYCLOAK_ISSUER = 'https://sso.example.org/realms/games'
+# OAUTH_KEYCLOAK_CLIENT_ID = 'rhystic'
+# OAUTH_KEYCLOAK_CLIENT_SECRET = '...'
+# OAUTH_KEYCLOAK_LABEL = 'Our club'
 
 # --- Cookies and proxies ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -103,6 +124,6 @@ WTF_CSRF_TIME_LIMIT = None
 LOG_FORMAT = 'text'            # 'json' for one JSON object per line
 LOG_LEVEL = 'INFO'
 METRICS = True                 # Prometheus metrics at /metrics
-CAPTURE_WIDTH = 1280           # webcam capture size asked of browsers
-CAPTURE_HEIGHT = 720
+CAPTURE_WIDTH = 1920           # webcam capture size asked of browsers (ideal, up to)
+CAPTURE_HEIGHT = 1080
 CAPTURE_FPS = 30

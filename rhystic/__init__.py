@@ -38,6 +38,8 @@ def create_app(config=None):
     app.register_blueprint(cli.bp)
     from .game import overlay
     app.register_blueprint(overlay.bp)  # the stream overlay (rhystic/game/overlay.py)
+    from . import oauth
+    oauth.init_app(app)  # sign-in providers, when configured (rhystic/oauth.py)
     signaling.init_app(app, socketio)
     shutdown.init_app(app, socketio)
 

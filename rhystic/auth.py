@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 from flask import request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 
 from .errors import ApiError
 from .extensions import login_manager
@@ -12,8 +12,8 @@ from .models import User, hash_token
 
 
 @login_manager.user_loader
-def _load_from_session(public_id):
-    return User.by_public_id(public_id)
+def _load_from_session(session_id):
+    return User.by_session_id(session_id)
 
 
 @login_manager.request_loader
@@ -38,9 +38,36 @@ def sign_in(user):
     login_user(user, remember=True)
 
 
+# What a browser keeps across signing in and out: it is the browser's, not the account's.
+KEPT_ACROSS_SIGN_IN = ('recent_rooms',)
+
+
+def sign_in_fresh(user):
+    """Sign in with a session made anew (no fixation): nothing of the session before
+    carries over but the browser's own recent rooms, and a new CSRF token is made."""
+    kept = {k: session[k] for k in KEPT_ACROSS_SIGN_IN if k in session}
+    session.clear()
+    session.update(kept)
+    sign_in(user)
+
+
+def sign_out():
+    """End this browser's session and its remember-me cookie."""
+    session.clear()
+    logout_user()  # after clear(): it marks the remember-me cookie for deletion
+
+
 class Caller(NamedTuple):
     public_id: str
     display_name: str
+    signed_in: bool = False  # a sign-in provider vouches for the account
+    avatar_url: str = ''
+
+
+def caller_of(user):
+    if user is None:
+        return None
+    return Caller(user.public_id, user.display_name, user.signed_in, user.avatar_url or '')
 
 
 class CallerCache:
@@ -55,8 +82,7 @@ class CallerCache:
         hit = self._entries.get(key)
         if hit and hit[0] > now:
             return hit[1]
-        user = load()
-        caller = Caller(user.public_id, user.display_name) if user else None
+        caller = caller_of(load())
         if len(self._entries) >= self.size:
             self._entries.clear()
         if caller:  # unknown tokens are not cached: they must stay cheap to refuse
@@ -77,12 +103,12 @@ def user_for_socket(auth):
         if not 10 <= len(token) <= 200:
             return None
         return callers.get('t:' + hash_token(token), lambda: User.by_token(token))
-    public_id = session.get('_user_id')
-    if public_id:
-        return callers.get('s:' + public_id, lambda: User.by_public_id(public_id))
+    # Flask-Login's session key: the user's public id and session epoch (User.get_id).
+    session_id = session.get('_user_id')
+    if session_id:
+        return callers.get('s:' + session_id, lambda: User.by_session_id(session_id))
     # No session user: Flask-Login may still restore one from the remember-me cookie.
-    user = current_user if current_user.is_authenticated else None
-    return Caller(user.public_id, user.display_name) if user else None
+    return caller_of(current_user if current_user.is_authenticated else None)
 
 
 def caller_or_401():

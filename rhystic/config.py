@@ -71,8 +71,9 @@ class Defaults:
     RATELIMIT_ROOMS = '200 per hour;20 per minute'
     RATELIMIT_TURN = '600 per hour;60 per minute'
     RATELIMIT_JOIN_FAILURES = '20 per minute'
-    # The lobby polls its seat list (GET /r/<id>/seats) every 3 to 20 s: room for a few
-    # players behind one address.
+    RATELIMIT_SIGN_IN = '30 per minute;300 per hour'  # sign-ins started, per address
+    # The lobby polls its seat list (GET /api/rooms/<id>/seats) every 3 to 20 s: room
+    # for a few players behind one address.
     RATELIMIT_LOBBY = '1200 per hour;120 per minute'
     RATELIMIT_HEADERS_ENABLED = True
 
@@ -89,8 +90,8 @@ class Defaults:
     LOG_LEVEL = 'INFO'
     METRICS = True
     # Browser capture size; the tests shrink it so that 8 players fit on 2 cores.
-    CAPTURE_WIDTH = 1280
-    CAPTURE_HEIGHT = 720
+    CAPTURE_WIDTH = 1920
+    CAPTURE_HEIGHT = 1080
     CAPTURE_FPS = 30
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
@@ -124,6 +125,10 @@ def _keep_secrets_verbatim(config):
     for name in SECRET_NAMES:
         if os.environ.get('RHYSTIC_' + name):
             config[name] = os.environ['RHYSTIC_' + name]
+    # Sign-in providers' client ids and secrets too: Discord's ids are all digits.
+    for name, value in os.environ.items():
+        if name.startswith('RHYSTIC_OAUTH_'):
+            config[name[len('RHYSTIC_'):]] = value
 
 
 def _read_deploy_names(config):

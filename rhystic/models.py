@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime, timedelta, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import String, func, select, update
+from sqlalchemy import String, false as sa_false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,9 +79,47 @@ class User(UserMixin, db.Model):
     is_guest: Mapped[bool] = mapped_column(default=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sessions carry the epoch they were made in (get_id); raising it ends them all.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default='0')
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
 
     def get_id(self):
-        return self.public_id
+        # What the session and the remember-me cookie hold: see by_session_id.
+        return f'{self.public_id}:{self.session_epoch}'
+
+    @classmethod
+    def by_session_id(cls, value):
+        """The user a session names, unless its epoch has passed (sign out everywhere,
+        or a guest upgraded by signing in). A session from before epochs is epoch 0."""
+        if not isinstance(value, str):
+            return None
+        public_id, _, epoch = value.partition(':')
+        user = cls.by_public_id(public_id)
+        if user is None or str(user.session_epoch) != (epoch or '0'):
+            return None
+        return user
+
+    @property
+    def signed_in(self):
+        """Whether a sign-in provider vouches for this account (not a guest or an API
+        account alone)."""
+        return db.session.scalar(
+            select(func.count()).select_from(UserIdentity)
+            .where(UserIdentity.user_id == self.id)) > 0
+
+    def rotate_token(self):
+        """A new API token; the old one stops working. Returns the new one (shown once)."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash = hash_token(token)
+        return token
+
+    def end_sessions(self):
+        """Sign out everywhere: every session and remember-me cookie of this account
+        stops working, and so does its API token. Returns the new token."""
+        self.session_epoch += 1
+        token = self.rotate_token()
+        db.session.commit()
+        return token
 
     def to_dict(self):
         return {'user_id': self.public_id, 'username': self.username,
@@ -268,8 +306,9 @@ class Room(db.Model):
 
 
 class RoomControl(db.Model):
-    """A room's host, lock and knock setting, as rhystic/signaling/control.py keeps them;
-    here so that they outlive a restart. No row: the creator hosts, and the room is open."""
+    """A room's host, lock, knock and signed-in-only settings, as
+    rhystic/signaling/control.py keeps them; here so that they outlive a restart.
+    No row: the creator hosts, and the room is open."""
     __tablename__ = 'room_controls'
 
     room_id: Mapped[str] = mapped_column(db.ForeignKey('rooms.id', ondelete='CASCADE'),
@@ -277,4 +316,24 @@ class RoomControl(db.Model):
     host: Mapped[str | None] = mapped_column(String(24))
     locked: Mapped[bool] = mapped_column(default=False)
     knock: Mapped[bool] = mapped_column(default=False)
+    signed_in_only: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UserIdentity(db.Model):
+    """A provider's account linked to a user; the rules are in rhystic/identities.py.
+
+    (provider, issuer, subject) is the key: a subject is unique only within its issuer,
+    and one provider's word about an account is never taken for another's."""
+    __tablename__ = 'user_identities'
+    __table_args__ = (db.UniqueConstraint('provider', 'issuer', 'subject',
+                                          name='uq_user_identities_provider_issuer_subject'),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(db.ForeignKey('users.id', ondelete='CASCADE'),
+                                         index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -44,7 +44,7 @@ def _csrf_refused(exc):
 
 def _headers(response):
     headers = response.headers
-    headers.setdefault('Content-Security-Policy', CSP)
+    headers.setdefault('Content-Security-Policy', current_app.extensions.get('rhystic.csp', CSP))
     headers.setdefault('X-Content-Type-Options', 'nosniff')
     headers.setdefault('Referrer-Policy', 'same-origin')
     headers.setdefault('X-Frame-Options', 'DENY')

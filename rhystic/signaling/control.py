@@ -19,9 +19,15 @@ class Control:
     host: str | None = None  # the host's user_id
     locked: bool = False
     knock: bool = False
+    signed_in_only: bool = False  # only accounts a sign-in provider vouches for may join
 
     def public(self):
-        return asdict(self)
+        # signed_in_only is said only while on: a room that never used it (every room,
+        # where no sign-in provider is configured) looks exactly as before.
+        public = asdict(self)
+        if not self.signed_in_only:
+            del public['signed_in_only']
+        return public
 
 
 class MemoryControlCache:

@@ -165,7 +165,8 @@ class Signaling:
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
         name, max_peers, owner = room
         max_peers = min(max_peers, self.config['MAX_PEERS'])
-        control = self.hosting.check(room_id, user.public_id, owner)  # locked: refused
+        control = self.hosting.check(room_id, user.public_id, owner,  # locked: refused
+                                     signed_in=user.signed_in)
         joined = self._join(sid, namespace, room_id, max_peers, user, auth)
         return Admission(room_id, name, max_peers, control.host == user.public_id, joined,
                          control)
@@ -183,7 +184,8 @@ class Signaling:
         joined = self.rooms.join(room_id, max_peers, user.public_id,
                                  _display_name(auth, user), sid, media=auth.get('media'),
                                  peer_id=auth.get('peer_id'), resume=auth.get('resume'),
-                                 fresh_id=fresh)
+                                 fresh_id=fresh, profile={'signed_in': user.signed_in,
+                                                          'avatar_url': user.avatar_url})
         for peer_id in ids:
             if peer_id != joined.seat.peer_id:
                 self.server.leave_room(sid, peer_id, namespace=namespace)

@@ -31,13 +31,15 @@ def make_controls(app, store):
     def load(room_id):
         with _context(app):
             row = db.session.get(RoomControl, room_id)
-            return Control(row.host, row.locked, row.knock) if row else None
+            return Control(row.host, row.locked, row.knock, row.signed_in_only) if row \
+                else None
 
     def save(room_id, control):
         with _context(app):
             for attempt in range(2):
                 row = db.session.get(RoomControl, room_id) or RoomControl(room_id=room_id)
                 row.host, row.locked, row.knock = control.host, control.locked, control.knock
+                row.signed_in_only = control.signed_in_only
                 db.session.add(row)
                 try:
                     db.session.commit()
@@ -84,14 +86,25 @@ class Hosting:
 
     # -- admission ------------------------------------------------------------------------
 
-    def check(self, room_id, user_id, owner):
+    def check(self, room_id, user_id, owner, signed_in=False):
         """The room's control, or a Refusal if this account may not take a seat now."""
         control = self.controls.get(room_id, owner)
+        self._check_signed_in(room_id, user_id, control, signed_in)
         if control.locked and not self._may_enter(room_id, user_id, control):
             raise Refusal(protocol.ROOM_LOCKED, 'the host has locked this room' + (
                 '; knock to ask them to let you in' if control.knock else ''),
                 knock=control.knock)
         return control
+
+    def _check_signed_in(self, room_id, user_id, control, signed_in):
+        """A signed-in-only room refuses guests, but not its host or a seated account
+        (a reload): turning it on sends nobody away."""
+        if not control.signed_in_only or signed_in or user_id == control.host:
+            return
+        if user_id in {p['user_id'] for p in self.rooms.peers(room_id)}:
+            return
+        raise Refusal(protocol.SIGN_IN_REQUIRED, 'only signed-in players may join this room: '
+                      'sign in on the home page, then come back')
 
     def _may_enter(self, room_id, user_id, control):
         seated = {p['user_id'] for p in self.rooms.peers(room_id)}
@@ -107,6 +120,10 @@ class Hosting:
     def on_settings(self, namespace, sid, session, payload):
         changes = protocol.parse_room_settings(payload)
         self._require_host(session)
+        providers = self.signaling.app.extensions['rhystic.oauth'][0]
+        if changes.get('signed_in_only') and not providers:
+            raise ProtocolError(protocol.INVALID_REQUEST, 'no sign-in provider is configured '
+                                                          'here, so nobody could sign in')
         control = self.controls.change(session.room_id, self._owner(session.room_id),
                                        **changes)
         self._announce(session.room_id, control, 'settings')
@@ -197,6 +214,7 @@ class Hosting:
         if owner is None and (not room_id or self.signaling.directory.get(room_id) is None):
             raise Refusal(protocol.ROOM_NOT_FOUND, 'there is no room with this id')
         control = self.controls.get(room_id, owner)
+        self._check_signed_in(room_id, user.public_id, control, user.signed_in)
         if not control.locked or self._may_enter(room_id, user.public_id, control):
             self.controls.admit(room_id, user.public_id)
             self.server.emit(protocol.KNOCK_ANSWER, {'knock_id': None, 'admitted': True},

@@ -45,6 +45,7 @@ UNAVAILABLE = 'unavailable'  # Redis briefly away: nothing was relayed, send it 
 INTERNAL = 'internal'
 ROOM_LOCKED = 'room_locked'    # connect_error: the host locked the room
 UNKNOWN_KNOCK = 'unknown_knock'  # admit: nobody knocks with that id
+SIGN_IN_REQUIRED = 'sign_in_required'  # connect_error: the room is for signed-in players
 # HTTP 429 body code for a new connection from an address that holds too many.
 TOO_MANY_CONNECTIONS = 'too_many_connections'
 
@@ -122,10 +123,10 @@ def lobby_for(room_id):
 
 def parse_room_settings(data):
     _require_dict(data, ROOM_SETTINGS)
-    changes = {k: data[k] for k in ('locked', 'knock') if k in data}
+    changes = {k: data[k] for k in ('locked', 'knock', 'signed_in_only') if k in data}
     if not changes or not all(isinstance(v, bool) for v in changes.values()):
-        raise ProtocolError(INVALID_REQUEST, "room-settings takes 'locked' and/or 'knock', "
-                                             'each true or false')
+        raise ProtocolError(INVALID_REQUEST, "room-settings takes 'locked', 'knock' and/or "
+                                             "'signed_in_only', each true or false")
     return changes
 
 

@@ -84,9 +84,10 @@ class Rooms:
         return isinstance(resume, str) and hmac.compare_digest(resume, expected)
 
     def join(self, room_id, max_peers, user_id, display_name, sid, media=None,
-             peer_id=None, resume=None, fresh_id=None):
+             peer_id=None, resume=None, fresh_id=None, profile=None):
         """Seat a socket: take back the seat peer_id (with its resume secret), or a new
-        one, called fresh_id when the caller chose it in advance (see handlers._admit)."""
+        one, called fresh_id when the caller chose it in advance (see handlers._admit).
+        profile: what a new seat shows of the account (signed_in, avatar_url)."""
         if peer_id and not self.valid_resume(room_id, peer_id, user_id, resume):
             raise Refusal(protocol.UNAUTHORIZED, 'the resume secret does not match this seat')
         self._ready_for_joins()
@@ -99,7 +100,7 @@ class Rooms:
         self.joining.update(pending)
         try:
             joined = self._seat_socket(room_id, max_peers, user_id, display_name, sid, media,
-                                       peer_id, fresh_id)
+                                       peer_id, fresh_id, profile or {})
         finally:
             self.joining -= pending
         self.held[(room_id, joined.seat.peer_id)] = replace(joined.seat,
@@ -107,13 +108,13 @@ class Rooms:
         return joined
 
     def _seat_socket(self, room_id, max_peers, user_id, display_name, sid, media, peer_id,
-                     fresh_id):
+                     fresh_id, profile):
         if peer_id:
             joined = self._resume(room_id, max_peers, user_id, display_name, sid, media,
-                                  peer_id)
+                                  peer_id, profile)
             if joined:
                 return joined
-        seat = self._new_seat(fresh_id, user_id, display_name, sid, media)
+        seat = self._new_seat(fresh_id, user_id, display_name, sid, media, profile)
         self._claim(room_id, seat, max_peers)
         return Joined(seat, self.resume_token(room_id, seat.peer_id, user_id),
                       self._others(room_id, seat.peer_id), resumed=False, announce=True)
@@ -130,7 +131,8 @@ class Rooms:
             raise Refusal(protocol.INTERNAL, 'the server could not seat you; '
                                              'try again in a moment')
 
-    def _resume(self, room_id, max_peers, user_id, display_name, sid, media, peer_id):
+    def _resume(self, room_id, max_peers, user_id, display_name, sid, media, peer_id,
+                profile=None):
         seat = self.store.get_seat(room_id, peer_id)
         if seat is not None:
             old = self.store.bind(room_id, peer_id, sid, self.worker)
@@ -145,15 +147,15 @@ class Rooms:
         # The seat is unknown and was never given up: this process lost its state
         # (a restart without Redis). Take the same seat back, and announce it, since
         # peers who joined in the meantime have never heard of it.
-        seat = self._new_seat(peer_id, user_id, display_name, sid, media)
+        seat = self._new_seat(peer_id, user_id, display_name, sid, media, profile)
         self._claim(room_id, seat, max_peers)
         return Joined(seat, self.resume_token(room_id, peer_id, user_id),
                       self._others(room_id, peer_id), resumed=True, announce=True)
 
-    def _new_seat(self, peer_id, user_id, display_name, sid, media):
+    def _new_seat(self, peer_id, user_id, display_name, sid, media, profile=None):
         return Seat(peer_id=peer_id, user_id=user_id, display_name=display_name,
                     media=dict(media or {'audio': True, 'video': True}), sid=sid,
-                    worker=self.worker, joined_at=self.clock())
+                    worker=self.worker, joined_at=self.clock(), **(profile or {}))
 
     def _claim(self, room_id, seat, max_peers):
         if not self.store.add_seat(room_id, seat, max_peers):

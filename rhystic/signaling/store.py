@@ -22,10 +22,15 @@ class Seat:
     worker: str = ''         # the process that socket is on
     away_until: float = 0.0  # when an away seat is given up
     joined_at: float = 0.0
+    signed_in: bool = False  # a sign-in provider vouches for the account (rhystic/oauth.py)
+    avatar_url: str = ''
 
     def public(self):
-        return {'peer_id': self.peer_id, 'user_id': self.user_id,
+        seat = {'peer_id': self.peer_id, 'user_id': self.user_id,
                 'display_name': self.display_name, 'media': dict(self.media)}
+        if self.signed_in:  # a guest's seat says nothing of signing in: nothing changes
+            seat.update(signed_in=True, avatar_url=self.avatar_url or None)
+        return seat
 
     def to_redis(self):
         data = asdict(self)
@@ -38,7 +43,9 @@ class Seat:
                    display_name=data['display_name'], media=json.loads(data['media']),
                    sid=data.get('sid', ''), worker=data.get('worker', ''),
                    away_until=float(data.get('away_until') or 0),
-                   joined_at=float(data.get('joined_at') or 0))
+                   joined_at=float(data.get('joined_at') or 0),
+                   signed_in=data.get('signed_in') == 'True',
+                   avatar_url=data.get('avatar_url', ''))
 
 
 class MemoryStore:
