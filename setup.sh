@@ -225,6 +225,7 @@ case "$mode" in
     test_preflight
     vendor_static
     vendor tests/node
+    vendor tests/oidc   # oidc-provider, the OpenID Connect provider the sign-in tests use
     vendor bench
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
