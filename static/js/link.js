@@ -19,6 +19,7 @@ import { PeerLink } from './peerlink.js';
  */
 
 const KINDS = ['audio', 'video'];
+const DEGRADATION = 'maintain-resolution';
 
 /** One peer connection and its perfect-negotiation state. */
 export class Link {
@@ -46,7 +47,10 @@ export class Link {
     this.gathered = new Set();
     this.turnErrors = [];
     this.attempt = 0;
-    this.boostWanted = false;
+    /** What the viewer at the other end shows of our table (peerlink.js ViewHint). */
+    this.inView = null;
+    /** What we show of theirs, said again whenever the channel (re)opens. */
+    this.outView = null;
     this.lastInbound = null;
     this.pc = new RTCPeerConnection(client.rtcConfig);
     this._wire();
@@ -89,7 +93,7 @@ export class Link {
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
       this.gathered.add(candidate.type);
-      this._send({ type: 'ice', candidate: candidate.toJSON() });
+      this._queueCandidate(candidate.toJSON());
     };
     pc.onicecandidateerror = (event) => {
       this.turnErrors.push({ code: event.errorCode, url: event.url, text: event.errorText });
@@ -158,15 +162,31 @@ export class Link {
   _openChannel() {
     if (this.peerLink) return;
     this.peerLink = new PeerLink(this.pc);
-    this.peerLink.on('open', () => this.sendSpotlight());
-    this.peerLink.on('spotlight', (on) => {
-      this.boostWanted = on;
+    this.peerLink.on('open', () => this.peerLink?.sendView(this._viewToSend()));
+    this.peerLink.on('view', (view) => {
+      this.inView = view;
       this.client.applyCaps();
     });
+    this.client.emit('peer-link', this.peerId, this.peerLink, this);  // snapshot-ui.js
+  }
+
+  /**
+   * What we show of this peer's table (viewsize.js measures it); the spotlight is ours.
+   * @param {?import('./peerlink.js').ViewHint} view
+   */
+  setView(view) {
+    this.outView = view;
+    this.peerLink?.sendView(this._viewToSend());
   }
 
   sendSpotlight() {
-    this.peerLink?.sendSpotlight(this.client.spotlightPeer === this.peerId);
+    this.peerLink?.sendView(this._viewToSend());
+  }
+
+  _viewToSend() {
+    const spotlight = this.client.spotlightPeer === this.peerId;
+    const view = this.outView ?? { width: 0, height: 0, fullscreen: false, zoom: 1 };
+    return { ...view, spotlight: spotlight || Boolean(this.outView?.spotlight) };
   }
 
   async _negotiate() {
@@ -196,15 +216,18 @@ export class Link {
     if (this.closed) return;
     let pc = this.pc;
     if (signal.type === 'ice') {
-      if (!signal.candidate) return;  // end-of-candidates needs nothing from us
+      // One candidate, or a list (docs/protocol.md §5); end-of-candidates needs nothing.
+      const candidates = signal.candidates ?? (signal.candidate ? [signal.candidate] : []);
       if (!pc.remoteDescription) {
-        this.earlyCandidates.push(signal.candidate);
+        this.earlyCandidates.push(...candidates);
         return;
       }
-      try {
-        await pc.addIceCandidate(signal.candidate);
-      } catch (error) {
-        if (!this.ignoreOffer) throw error;
+      for (const candidate of candidates) {
+        try {
+          await pc.addIceCandidate(candidate);
+        } catch (error) {  // one bad candidate must not cost the rest of its list
+          if (!this.ignoreOffer) console.warn('rhystic: candidate refused', error);
+        }
       }
       return;
     }
@@ -275,6 +298,24 @@ export class Link {
       if (error.code === 'unknown_peer') this.client.emit('peer-gone', this.peerId);
       // Anything else (a signaling outage) is made good by the next attempt.
     }
+  }
+
+  /**
+   * Candidates found within `candidateBatchMs` of each other go out together, as one
+   * `ice` signal without an ack (docs/protocol.md §5): a dozen candidates cost the
+   * server one or two frames instead of two dozen. Sent after the offer or answer they
+   * belong to, which the other end needs first anyway.
+   * @param {RTCIceCandidateInit} candidate
+   */
+  _queueCandidate(candidate) {
+    this.outgoingCandidates ??= [];
+    this.outgoingCandidates.push(candidate);
+    this.candidateTimer ??= setTimeout(() => {
+      const batch = this.outgoingCandidates;
+      this.outgoingCandidates = [];
+      this.candidateTimer = null;
+      if (!this.closed) this.client.signaling.sendCandidates(this.peerId, batch);
+    }, this.client.config.candidateBatchMs);
   }
 
   _onIceState() {
@@ -379,9 +420,20 @@ export class Link {
     }
   }
 
-  /** @param {import('./bandwidth.js').Caps} caps */
-  async applyCaps(caps) {
-    if (this.closed || this.pc.signalingState !== 'stable') return;
+  /**
+   * Cap what this link sends. Calls are chained, so that each setParameters follows
+   * its own getParameters, and only the latest caps are applied.
+   * @param {import('./bandwidth.js').Caps} caps
+   */
+  applyCaps(caps) {
+    this.wantedCaps = caps;
+    this.capsChain = (this.capsChain ?? Promise.resolve()).then(() => this._applyCaps());
+    return this.capsChain;
+  }
+
+  async _applyCaps() {
+    const caps = this.wantedCaps;
+    if (this.closed || this.pc.signalingState !== 'stable' || !caps) return;
     for (const sender of this.pc.getSenders()) {
       if (sender.track?.kind !== 'video') continue;
       const params = sender.getParameters();
@@ -389,8 +441,12 @@ export class Link {
       const encoding = params.encodings[0];
       if (encoding.maxBitrate === caps.maxBitrate
           && encoding.scaleResolutionDownBy === caps.scaleResolutionDownBy
-          && encoding.maxFramerate === caps.maxFramerate) continue;
+          && encoding.maxFramerate === caps.maxFramerate
+          && params.degradationPreference === DEGRADATION) continue;
       Object.assign(encoding, caps);
+      // A table is read, not watched: under pressure drop frames, keep the size
+      // (media.js gives the track contentHint 'detail' for the same reason).
+      params.degradationPreference = DEGRADATION;
       try {
         await sender.setParameters(params);
       } catch (error) {

@@ -9,7 +9,12 @@
  *            audio?: boolean, video?: boolean}} MediaChoice
  */
 
-export const DEFAULT_CAPTURE = { width: 1280, height: 720, fps: 30 };
+/**
+ * The table camera is opened as large as it goes, up to 1080p (`ideal`: a camera that
+ * cannot gets its best instead). The stream each viewer receives is scaled per link
+ * (bandwidth.js); the full-size frames are what snapshots are cut from (snapshot.js).
+ */
+export const DEFAULT_CAPTURE = { width: 1920, height: 1080, fps: 30 };
 
 /**
  * @param {?string} cameraId
@@ -54,7 +59,9 @@ export async function openLocalMedia(choice = {}) {
   let lastError = null;
   for (const constraints of attempts) {
     try {
-      return { stream: await navigator.mediaDevices.getUserMedia(constraints), error: null };
+      const stream = await navigator.mediaDevices.getUserMedia(constraints);
+      stream.getVideoTracks().forEach(markDetail);
+      return { stream, error: null };
     } catch (error) {
       lastError = error;
       if (cameraId || micId) {
@@ -78,7 +85,20 @@ export async function openTrack(kind, deviceId, capture = DEFAULT_CAPTURE) {
     ? { video: videoConstraints(deviceId, capture) }
     : { audio: audioConstraints(deviceId) };
   const stream = await navigator.mediaDevices.getUserMedia(constraints);
-  return stream.getTracks()[0];
+  const track = stream.getTracks()[0];
+  if (kind === 'video') markDetail(track);
+  return track;
+}
+
+/**
+ * A table camera shows cards to be read: `contentHint = 'detail'` tells the encoder
+ * to keep the resolution and drop frames when bits or CPU run short (link.js sets
+ * degradationPreference 'maintain-resolution' on each sender to match). A blurred
+ * card at 30 fps is worth less than a sharp one at 10.
+ * @param {MediaStreamTrack} track
+ */
+export function markDetail(track) {
+  if ('contentHint' in track) track.contentHint = 'detail';
 }
 
 /**

@@ -4,7 +4,7 @@
  * refresh, bandwidth caps and the stats timer. No DOM code; the UI listens to events.
  * @module webrtc
  */
-import { capsFor } from './bandwidth.js';
+import { allocate } from './bandwidth.js';
 import { Emitter } from './emitter.js';
 import { Link } from './link.js';
 
@@ -22,12 +22,13 @@ import { Link } from './link.js';
  * connectTimeoutMs: how long one attempt at a link may take before it is called failed;
  * disconnectGraceMs: how long a link may be 'disconnected' before an ICE restart;
  * offerWaitMs: how long a link told of a newcomer waits for its offer before making
- * one itself; retryBaseMs, retryMaxMs: the backoff between attempts (linkhealth.js).
+ * one itself; retryBaseMs, retryMaxMs: the backoff between attempts (linkhealth.js);
+ * candidateBatchMs: how long a link gathers ICE candidates to send them together.
  * docs/protocol.md §9 gives these timings to other clients.
  */
 const DEFAULTS = {
   connectTimeoutMs: 15000, disconnectGraceMs: 2500, statsIntervalMs: 2000,
-  offerWaitMs: 5000, retryBaseMs: 2000, retryMaxMs: 30000,
+  offerWaitMs: 5000, retryBaseMs: 2000, retryMaxMs: 30000, candidateBatchMs: 30,
 };
 
 /**
@@ -58,6 +59,10 @@ export class WebRTCClient extends Emitter {
     this._refreshTimer = null;
     this._statsTimer = null;
     signaling.on('signal', (signal) => this._onSignal(signal));
+    // Candidates go without an ack; a refusal comes back on its own (protocol.md §5).
+    signaling.on('signal-error', ({ to, error }) => {
+      if (error?.code === 'unknown_peer' && to) this.emit('peer-gone', to);
+    });
   }
 
   /** @param {MediaStream} stream the local camera and microphone */
@@ -167,16 +172,17 @@ export class WebRTCClient extends Emitter {
     for (const link of this.links.values()) link.sendSpotlight();
   }
 
-  /** Re-apply the bitrate and resolution caps on every link (the peer count changed). */
+  /**
+   * Re-apply the bitrate and resolution caps on every link: the peer count, or what a
+   * viewer shows of our table, changed (bandwidth.js allocates the upload budget).
+   */
   applyCaps() {
     const links = [...this.links.values()];
-    const spotlighters = links.filter((link) => link.boostWanted).length;
     const track = this.localStream?.getVideoTracks()[0];
     const settings = track?.getSettings?.() ?? {};
-    for (const link of links) {
-      link.applyCaps(capsFor(links.length, spotlighters, link.boostWanted,
-        settings.height ?? 0, settings.frameRate ?? 0));
-    }
+    const caps = allocate(links.map((link) => link.inView),
+      { width: settings.width ?? 0, height: settings.height ?? 0, fps: settings.frameRate ?? 0 });
+    links.forEach((link, i) => link.applyCaps(caps[i]));
   }
 
   _onSignal(signal) {

@@ -180,6 +180,7 @@ def server_env(tmp_dir, coturn_port, **extra):
         'RHYSTIC_RATELIMIT_ROOMS': '1000 per minute',
         'RHYSTIC_RATELIMIT_TURN': '1000 per minute',
         'RHYSTIC_RATELIMIT_JOIN_FAILURES': '1000 per minute',
+        'RHYSTIC_RATELIMIT_LOBBY': '1000 per minute',
         'RHYSTIC_LOG_LEVEL': os.environ.get('E2E_SERVER_LOG_LEVEL', 'WARNING'),
     }
     env.update(extra)
@@ -235,21 +236,41 @@ def chromium_without_realtime_threads(tmp_dir):
 
 
 @pytest.fixture(scope='session')
-def browser(tmp_path_factory):
-    executable = chromium_without_realtime_threads(str(tmp_path_factory.mktemp('chromium')))
+def playwright_driver():
+    """The one Playwright of the session (a second one in the same process fails)."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope='session')
+def launch_chromium(playwright_driver, tmp_path_factory):
+    """launch_chromium(extra_args=()) -> a Browser: Chromium as the tests run it, with
+    launch flags of its own (a camera from a .y4m file is a launch flag)."""
+    executable = chromium_without_realtime_threads(str(tmp_path_factory.mktemp('chromium')))
+
+    def launch(extra_args=()):
+        return playwright_driver.chromium.launch(executable_path=executable,
+                                                 args=CHROMIUM_ARGS + list(extra_args))
+    return launch
+
+
+@pytest.fixture(scope='session')
+def browser(launch_chromium):
+    browser = launch_chromium()
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
 def player(browser):
-    """Open a new player: player(base_url, colour=None) -> a Page in its own context."""
+    """Open a new player: player(base_url, colour=None) -> a Page in its own context;
+    `in_browser` opens it in another Browser (one launched with other flags)."""
     contexts = []
 
-    def open_player(colour=None, viewport=None, second_camera=False, microphone=True):
-        context = browser.new_context(viewport=viewport or {'width': 960, 'height': 640})
+    def open_player(colour=None, viewport=None, second_camera=False, microphone=True,
+                    in_browser=None):
+        context = (in_browser or browser).new_context(
+            viewport=viewport or {'width': 960, 'height': 640})
         context.add_init_script(TRACE_PEER_CONNECTIONS)
         context.add_init_script(RECORD_PEER_CONNECTIONS)
         if not microphone:
