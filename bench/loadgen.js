@@ -304,10 +304,15 @@ async function runRelay({ rate, seconds, sdpShare, sdpBytes, drainMs }) {
   return result;
 }
 
-async function release() {
+// leave: false closes the sockets without `leave`, as a browser that vanishes does:
+// their seats then wait out the grace period on the server.
+async function release({ leave = true } = {}) {
   const peers = held.flatMap((r) => r.peers);
   held = [];
-  await inBatches(peers, 200, leaveAndClose);
+  await inBatches(peers, 200, leave ? leaveAndClose : async (peer) => {
+    peer.closing = true;
+    peer.socket.close();
+  });
   return { released: peers.length };
 }
 
