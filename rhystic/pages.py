@@ -25,6 +25,12 @@ def index():
                            seats=DEFAULT_SEATS, code=request.args.get('code', '')[:200])
 
 
+@bp.get('/favicon.ico')
+def favicon():
+    # Browsers ask for it on every page whatever the page links; answer, don't 404.
+    return current_app.send_static_file('favicon.ico')
+
+
 @bp.post('/rooms')
 @limiter.limit(_limit('RATELIMIT_ROOMS'))
 def create_room():
@@ -76,7 +82,7 @@ def room(room_id):
                  'fps': config['CAPTURE_FPS']})
 
 
-@bp.get('/r/<room_id>/seats')
+@bp.get('/api/rooms/<room_id>/seats')  # JSON, beside the API's room routes
 @limiter.limit(_limit('RATELIMIT_LOBBY'))
 def seats(room_id):
     """The lobby's view of a room: how many seats are taken and by whom. The lobby has

@@ -37,6 +37,7 @@ def server(tmp_path_factory):
         'RHYSTIC_RATELIMIT_STORAGE_URI': 'memory://',
         'RHYSTIC_RATELIMIT_USERS': plenty, 'RHYSTIC_RATELIMIT_ROOMS': plenty,
         'RHYSTIC_RATELIMIT_TURN': plenty, 'RHYSTIC_RATELIMIT_JOIN_FAILURES': plenty,
+        'RHYSTIC_RATELIMIT_LOBBY': plenty,
         'RHYSTIC_LOG_LEVEL': 'WARNING',
     }
     migrate(env)
@@ -83,7 +84,7 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_crash(server, tmp_
         cwd=tmp_path, capture_output=True, text=True, timeout=600)  # its cache goes there
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
-    assert ' 15 selected / 15 total' in output
+    assert ' 16 selected / 16 total' in output
     assert 'Internal Server Error' not in server.log()
     assert 'Traceback' not in server.log(), server.log()[-5000:]
     assert server.proc.poll() is None  # still up

@@ -106,10 +106,10 @@ def test_seats_lists_who_is_seated(tmp_path):
     user = new_user(client)
     room_id = new_room(client, user['token'], max_peers=3)
     app.extensions['rhystic.rooms'].join(room_id, 3, 'u_1', 'Ann', 'sid1')
-    response = client.get(f'/r/{room_id}/seats')
+    response = client.get(f'/api/rooms/{room_id}/seats')
     assert response.headers['Cache-Control'] == 'no-store'
     assert response.get_json() == {'peer_count': 1, 'max_peers': 3, 'players': ['Ann']}
-    missing = client.get('/r/zzz-zzzz-zzz/seats', headers={'Accept': 'application/json'})
+    missing = client.get('/api/rooms/zzz-zzzz-zzz/seats')
     assert missing.status_code == 404
     assert missing.get_json()['error']['code'] == 'room_not_found'
 
@@ -118,7 +118,7 @@ def test_seats_is_rate_limited(tmp_path):
     app = make_app(tmp_path, RATELIMIT_LOBBY='2 per minute')
     client = app.test_client()
     room_id = new_room(client, new_user(client)['token'])
-    assert [client.get(f'/r/{room_id}/seats').status_code for _ in range(3)] == [200, 200, 429]
+    assert [client.get(f'/api/rooms/{room_id}/seats').status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_join_accepts_a_pasted_invite_link(client):

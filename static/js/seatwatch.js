@@ -1,6 +1,6 @@
 /**
  * The lobby's view of the seats: who is at the table and how many seats are free. The
- * lobby has no socket, so it polls GET /r/<room>/seats: every 3 s while something
+ * lobby has no socket, so it polls GET /api/rooms/<room>/seats: every 3 s while something
  * changes, backing off to 20 s while nothing does, and at once when the tab comes back
  * into view. No DOM here; the lobby renders what it is told.
  * @module seatwatch
@@ -17,7 +17,7 @@ export class SeatWatch {
    * @param {(seats: Seats) => void} onSeats called on every answer
    */
   constructor(roomId, onSeats) {
-    this.url = `/r/${encodeURIComponent(roomId)}/seats`;
+    this.url = `/api/rooms/${encodeURIComponent(roomId)}/seats`;
     this.onSeats = onSeats;
     this.delay = FIRST_DELAY;
     this.last = '';
