@@ -91,8 +91,8 @@ export function allocate(views, track) {
     // The budget's ceiling: the largest picture the share pays for, never below the tier.
     const affordable = RATES.filter(([, kbps]) => kbps <= share).map(([h]) => h).pop() ?? 0;
     p.height = Math.min(p.height, Math.max(affordable, Math.min(tier.maxHeight, srcHeight)));
-    p.kbps = Math.max(Math.min(tier.kbps, rateFor(p.height)),
-      Math.floor(Math.min(rateFor(p.height), share)));
+    // Never less than the tier: a looked-at link is not starved by a small source.
+    p.kbps = Math.max(tier.kbps, Math.floor(Math.min(rateFor(p.height), share)));
   }
   const fps = (looked) => {
     const cap = looked ? 30 : tier.maxFps;

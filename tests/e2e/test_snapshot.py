@@ -212,3 +212,120 @@ def test_refusal_sends_no_image(table):
         assert frames(bob)['Alice']['channelBytes'] - before < 2000
     finally:
         alice.check('#snapshot-allow')
+
+
+def test_spotlight_raises_only_that_link_and_falls_back(table):
+    bob, alice = table['Bob'], table['Alice']
+
+    def widths():
+        seen = {name: frames(page)['Alice']['inWidth'] for name, page in table.items()
+                if name != 'Alice'}
+        sent = {name: row['outWidth'] for name, row in frames(alice).items()}
+        return seen, sent
+
+    # Captured at 1080p, marked for detail, and every sender keeps the size under pressure.
+    assert alice.evaluate("""() => {
+      const track = document.querySelector('#grid .tile.self video').srcObject.getVideoTracks()[0];
+      const s = track.getSettings();
+      const prefs = window.__pcs.filter((pc) => pc.signalingState !== 'closed').flatMap((pc) =>
+        pc.getSenders().filter((x) => x.track && x.track.kind === 'video')
+          .map((x) => x.getParameters().degradationPreference));
+      return [s.width, s.height, track.contentHint, [...new Set(prefs)], prefs.length];
+    }""") == [WIDTH, HEIGHT, 'detail', ['maintain-resolution'], 3]
+    card = tile(bob, 'Alice')
+    card.hover()
+    card.locator('.tool-spotlight').click()
+    state = {}
+
+    def raised():
+        state['seen'], state['sent'] = widths()
+        return (state['seen']['Bob'] == WIDTH and state['sent']['Bob'] == WIDTH
+                and all(0 < w <= 960 for n, w in state['seen'].items() if n != 'Bob')
+                and all(0 < w <= 960 for n, w in state['sent'].items() if n != 'Bob'))
+    try:
+        wait_until(raised, 30, interval=0.5, message='the spotlighted link at capture size')
+    finally:
+        print(f'spotlight on: received {state.get("seen")}, sent {state.get("sent")}')
+    card.hover()
+    card.locator('.tool-spotlight').click()
+
+    def fell_back():
+        state['seen'], state['sent'] = widths()
+        return all(0 < w <= 960 for w in [*state['seen'].values(), *state['sent'].values()])
+    try:
+        wait_until(fell_back, 30, interval=0.5, message='the link back at tile size')
+    finally:
+        print(f'spotlight off: received {state.get("seen")}, sent {state.get("sent")}')
+
+
+# Bob's side of the data channel to Alice, driven by hand: what he sends, what comes back.
+RAW_CHANNEL = """async (messages) => {
+  const video = document.querySelector('#grid .tile.remote[data-name="Alice"] video');
+  const tracks = video.srcObject.getTracks();
+  const pc = window.__pcs.find((pc) => pc.signalingState !== 'closed'
+    && pc.getReceivers().some((r) => tracks.includes(r.track)));
+  const channel = pc.__channels[0];
+  const replies = [];
+  let binary = 0;
+  const listen = ({data}) => {
+    if (typeof data === 'string') replies.push(JSON.parse(data));
+    else binary += data.byteLength;
+  };
+  channel.addEventListener('message', listen);
+  for (const message of messages) {
+    channel.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+  const want = messages.length;
+  const start = Date.now();
+  while (Date.now() - start < 10000) {
+    const answered = replies.filter((r) => r.type !== 'view').length;
+    const done = replies.some((r) => r.type === 'snapshot') ? binary >= replies.find(
+      (r) => r.type === 'snapshot').bytes : true;
+    if (answered >= want && done) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  channel.removeEventListener('message', listen);
+  return {replies: replies.filter((r) => r.type !== 'view'), binary,
+          state: channel.readyState};
+}"""
+
+REGION = {'x': 0.6, 'y': 0.2, 'w': 0.2, 'h': 0.3}
+
+
+def test_bad_requests_get_error_replies_and_the_link_carries_on(table):
+    bob, alice = table['Bob'], table['Alice']
+    strip_before = alice.locator('.snapshot-strip .snapshot-thumb').count()
+    bad = bob.evaluate(RAW_CHANNEL, [
+        'not json', 'x' * 5000, {'type': 'snapshot-request', 'id': 'b1', 'region': {'x': 2}},
+        {'type': 'snapshot-request', 'id': '../../etc', 'region': REGION},
+    ])
+    assert [(r['type'], r.get('code'), r.get('id')) for r in bad['replies']] == [
+        ('error', 'bad-message', None), ('error', 'too-large', None),
+        ('snapshot-error', 'bad-request', 'b1'), ('snapshot-error', 'bad-request', None)]
+    assert bad['binary'] == 0
+
+    # A flood: one request is served, the others find it in flight.
+    flood = bob.evaluate(RAW_CHANNEL, [
+        {'type': 'snapshot-request', 'id': f'f{i}', 'region': REGION} for i in range(6)])
+    kinds = sorted((r['type'], r.get('code') or '') for r in flood['replies'])
+    assert kinds == [('snapshot', '')] + [('snapshot-error', 'busy')] * 5, kinds
+    header = next(r for r in flood['replies'] if r['type'] == 'snapshot')
+    # Only the crop asked for: 0.2 x 0.3 of 1920 x 1080.
+    assert (header['width'], header['height']) == (384, 324)
+    assert flood['binary'] == header['bytes'] <= 4 * 1024 * 1024
+
+    # A share that announces more than 4 MB is dropped by the receiver.
+    bob.evaluate("""async () => {
+      const video = document.querySelector('#grid .tile.remote[data-name="Alice"] video');
+      const tracks = video.srcObject.getTracks();
+      const pc = window.__pcs.find((pc) => pc.signalingState !== 'closed'
+        && pc.getReceivers().some((r) => tracks.includes(r.track)));
+      const channel = pc.__channels[0];
+      channel.send(JSON.stringify({type: 'snapshot-share', id: 'big', of: 'x', mime: 'image/jpeg',
+        width: 10, height: 10, bytes: 5 * 1024 * 1024}));
+      channel.send(new Uint8Array(16384));
+    }""")
+    # The link carries on: a real snapshot still works, and nothing joined Alice's strip.
+    texts, _ = snapshot_of_card(bob)
+    assert texts == [QR_TEXT]
+    assert alice.locator('.snapshot-strip .snapshot-thumb').count() == strip_before
