@@ -85,7 +85,8 @@ class PyPeer(Peer):
         self.refusals = []
         self.sio = socketio.Client(reconnection=True, reconnection_delay=0.2,
                                    reconnection_delay_max=1)
-        for name in ('welcome', 'peer-joined', 'peer-updated', 'peer-left', 'signal'):
+        for name in ('welcome', 'peer-joined', 'peer-updated', 'peer-left', 'signal',
+                     'signal-error'):
             self.sio.on(name, self._recorder(name), namespace=self.ns)
         self.sio.on('connect_error', self.refusals.append, namespace=self.ns)
         if connect:
@@ -115,6 +116,14 @@ class PyPeer(Peer):
         wait_until(lambda: self.ns in self.sio.namespaces, timeout,
                    message=f'{self.ns} connected')
         return self.sio.call(event, data, namespace=self.ns, timeout=timeout)
+
+    def tell(self, event, data=None):
+        """Emit without asking for an ack, as the web client sends `ice` (§5)."""
+        self.sio.emit(event, data, namespace=self.ns)
+
+    def send_candidates(self, to, candidates):
+        """ICE candidates the way the web client sends them: one list, no ack."""
+        self.tell('signal', {'to': to, 'type': 'ice', 'candidates': candidates})
 
     def close(self):
         self.sio.disconnect()
@@ -169,6 +178,14 @@ class NodePeer(Peer):
         ack = self.acks.get(timeout=timeout)
         assert ack['id'] == self._next_id and ack['error'] is None, ack
         return ack['data']
+
+    def tell(self, event, data=None):
+        """Emit without asking for an ack, as the web client sends `ice` (§5)."""
+        self.proc.stdin.write(json.dumps({'event': event, 'data': data, 'ack': False}) + '\n')
+        self.proc.stdin.flush()
+
+    def send_candidates(self, to, candidates):
+        self.tell('signal', {'to': to, 'type': 'ice', 'candidates': candidates})
 
     def close(self):
         if self.proc.poll() is None:

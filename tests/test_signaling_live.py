@@ -58,6 +58,33 @@ def test_python_and_node_clients_signal_through_a_real_server(live):
     assert b.emit('no-such-event', {})['error']['code'] == 'unknown_event'
 
 
+def test_candidate_lists_without_acks_between_python_and_node_clients(live):
+    """The forms the web client sends (§5); the test above keeps the old ones working."""
+    server, peers = live
+    owner = api_user(server.url, 'Owner')
+    room_id = api_room(server.url, owner['token'])
+    a = PyPeer(server.url, room_id, owner['token'])
+    b = NodePeer(server.url, room_id, api_user(server.url, 'Node Nell')['token'])
+    peers += [a, b]
+    second = {**CANDIDATE, 'candidate': 'candidate:2 1 udp 1686052607 198.51.100.7 40001 '
+                                        'typ srflx raddr 192.0.2.7 rport 54321'}
+    assert b.emit('signal', {'to': a.peer_id, 'type': 'offer', 'sdp': SDP}) == {'ok': True}
+    b.send_candidates(a.peer_id, [CANDIDATE, second])
+    assert a.next('signal')['type'] == 'offer'
+    assert a.next('signal') == {'from': b.peer_id, 'type': 'ice',
+                                'candidates': [CANDIDATE, second]}
+    a.send_candidates(b.peer_id, [second])
+    assert b.next('signal') == {'from': a.peer_id, 'type': 'ice', 'candidates': [second]}
+    # Refused without an ack: signal-error, to either client, with §8's code.
+    a.send_candidates('p_nobody12345', [CANDIDATE])
+    b.send_candidates(a.peer_id, [])
+    assert a.next('signal-error')['error']['code'] == 'unknown_peer'
+    assert b.next('signal-error') == {'to': a.peer_id, 'type': 'ice', 'error': {
+        'code': 'invalid_request', 'message': "ice takes 'candidate' or 'candidates' (a "
+                                              'non-empty list), not both'}}
+    assert b.acks.empty(), 'nothing was acknowledged that did not ask for it'
+
+
 def test_a_ninth_client_is_refused_and_every_refusal_has_its_code(live):
     server, peers = live
     owner = api_user(server.url, 'Owner')

@@ -2,7 +2,8 @@
 // Usage: node client.js <server url> <room id> <api token>
 // Prints every server event as a JSON line on stdout; reads commands as JSON lines on
 // stdin: {"id": 1, "event": "signal", "data": {...}} is emitted with an ack, and the ack
-// comes back as {"event": "ack", "id": 1, "data": {...}}. {"cmd": "close"} disconnects.
+// comes back as {"event": "ack", "id": 1, "data": {...}}; with "ack": false it is emitted
+// without one, as the web client sends `ice` (§5). {"cmd": "close"} disconnects.
 import { createInterface } from 'node:readline';
 import { io } from 'socket.io-client';
 
@@ -22,7 +23,7 @@ socket.on('welcome', (welcome) => {
   seat = { peer_id: welcome.peer_id, resume: welcome.resume };
   out({ event: 'welcome', data: welcome });
 });
-for (const name of ['peer-joined', 'peer-updated', 'peer-left', 'signal']) {
+for (const name of ['peer-joined', 'peer-updated', 'peer-left', 'signal', 'signal-error']) {
   socket.on(name, (data) => out({ event: name, data }));
 }
 socket.on('connect', () => out({ event: 'connect' }));
@@ -36,6 +37,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (command.cmd === 'close') {
     socket.disconnect();
     process.exit(0);
+  }
+  if (command.ack === false) {
+    socket.emit(command.event, command.data);
+    return;
   }
   socket.timeout(10000).emit(command.event, command.data, (err, ack) => {
     out({ event: 'ack', id: command.id, data: ack ?? null, error: err ? String(err) : null });
