@@ -34,6 +34,8 @@ near_misses = st.fixed_dictionaries({}, optional={
     'to': json_values | st.text(max_size=80), 'type': st.sampled_from(
         ['offer', 'answer', 'ice', 'bye', '']) | json_values,
     'sdp': json_values | st.text(max_size=200), 'candidate': json_values,
+    'candidates': json_values | st.lists(json_values | st.fixed_dictionaries(
+        {'candidate': st.text(max_size=30)}, optional={'sdpMid': json_values}), max_size=4),
     'from': json_values, 'display_name': json_values | st.text(max_size=60),
     'media': json_values | st.dictionaries(st.sampled_from(['audio', 'video', 'x']),
                                            json_values, max_size=3)})
@@ -82,6 +84,10 @@ def poke(fuzzer, target, bystanders, event, payload):
     check_ack(ack)
     if event == 'signal' or event not in EVENTS:
         assert not ack['ok'], 'no arbitrary payload is a deliverable signal'
+    if event == 'signal':  # the same without an ack: refused by signal-error, once (§5)
+        fuzzer.sio.emit(event, payload, namespace=fuzzer.ns)
+        error = fuzzer.next('signal-error')
+        assert error['error'] == ack['error'] and fuzzer.events('signal-error') == []
     if event in RESERVED:
         assert ack['error']['code'] == 'unknown_event'
         assert fuzzer.connected
