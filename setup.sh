@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rhystic setup. Idempotent: run it again any time.
-#   ./setup.sh --run     install, migrate, and serve on http://localhost:8080
+#   ./setup.sh --run     install, migrate, and serve on http://localhost:8080 (PORT),
+#                        with coturn on 3478, or the next free port (TURN_PORT)
 #   ./setup.sh --test    install test dependencies, make sure the services the tests use
 #                        are there, and run the whole suite (args go to pytest)
 #   ./setup.sh --install install only (what a deploy runs)
@@ -70,16 +71,59 @@ EOF
 )"
 }
 
+# The first port from $1 on (100 tried) that is free on loopback for both UDP and TCP,
+# or nothing. Another checkout's coturn, or a system one, may hold 3478 already.
+free_turn_port() {
+  "$VENV/bin/python" - "$1" <<'PY'
+import socket, sys
+start = int(sys.argv[1])
+for port in range(start, start + 100):
+    try:
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            with socket.socket(socket.AF_INET, kind) as probe:
+                probe.bind(('127.0.0.1', port))
+    except OSError:
+        continue
+    print(port)
+    break
+PY
+}
+
+# TURN_PORT: coturn's port for this run. Unset, 3478 when it is free, else the next
+# free one (said out loud); set, that port or a clear stop.
+choose_turn_port() {
+  TURN_PORT_CHOSEN=""
+  command -v turnserver >/dev/null 2>&1 || return 0
+  if [ -n "${TURN_PORT:-}" ]; then
+    if [ "$(free_turn_port "$TURN_PORT")" != "$TURN_PORT" ]; then
+      echo "setup.sh --run: TURN_PORT=$TURN_PORT is in use (another checkout's coturn?);" \
+        "choose another, or unset TURN_PORT to have a free one picked" >&2
+      exit 1
+    fi
+    TURN_PORT_CHOSEN="$TURN_PORT"
+    return 0
+  fi
+  TURN_PORT_CHOSEN="$(free_turn_port 3478)"
+  if [ -z "$TURN_PORT_CHOSEN" ]; then
+    say "ports 3478 to 3577 are all in use: no local coturn this time (set TURN_PORT)"
+  elif [ "$TURN_PORT_CHOSEN" != 3478 ]; then
+    say "port 3478 is in use (another checkout's coturn?): this one's coturn takes $TURN_PORT_CHOSEN"
+  fi
+}
+
 start_coturn() {
   if ! command -v turnserver >/dev/null 2>&1; then
     say "coturn is not installed: TURN credentials are issued, but no local relay runs"
     return
   fi
-  FLASK_APP=wsgi "$VENV/bin/flask" turn-config > instance/turnserver.conf
+  [ -n "$TURN_PORT_CHOSEN" ] || return 0
+  FLASK_APP=wsgi "$VENV/bin/flask" turn-config --port "$TURN_PORT_CHOSEN" > instance/turnserver.conf
   chmod 600 instance/turnserver.conf
-  say "starting coturn on 3478 (instance/turnserver.conf)"
-  turnserver -c instance/turnserver.conf --listening-ip=127.0.0.1 \
-    > instance/turnserver.log 2>&1 &
+  say "starting coturn on $TURN_PORT_CHOSEN (instance/turnserver.conf)"
+  # No certificate here, so no TLS or DTLS listener (whose port 5349 would collide too);
+  # a pidfile of this checkout's own.
+  turnserver -c instance/turnserver.conf --listening-ip=127.0.0.1 --no-tls --no-dtls \
+    --pidfile="$PWD/instance/turnserver.pid" > instance/turnserver.log 2>&1 &
   COTURN_PID=$!
   trap 'kill $COTURN_PID 2>/dev/null || true' EXIT
 }
@@ -211,7 +255,8 @@ case "$mode" in
     vendor_static
     mkdir -p instance
     secrets_env
-    export RHYSTIC_TURN_URLS="${RHYSTIC_TURN_URLS:-turn:localhost:3478}"
+    choose_turn_port
+    export RHYSTIC_TURN_URLS="${RHYSTIC_TURN_URLS:-turn:localhost:${TURN_PORT_CHOSEN:-3478}}"
     say "migrating the database"
     FLASK_APP=wsgi "$VENV/bin/flask" db upgrade
     start_coturn

@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 
 import pytest
@@ -178,6 +180,67 @@ def test_setup_run_is_idempotent(tmp_path):
         assert requests.get(again.base + '/healthz', timeout=5).status_code == 200
     finally:
         again.stop()
+
+
+def stun_answers(port):
+    """A STUN Binding request to 127.0.0.1:port over UDP gets its success response."""
+    transaction = os.urandom(12)
+    request = struct.pack('!HHI', 0x0001, 0, 0x2112A442) + transaction
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        sock.sendto(request, ('127.0.0.1', port))
+        try:
+            answer, _ = sock.recvfrom(2048)
+        except OSError:
+            return False
+    return answer[:2] == b'\x01\x01' and answer[8:20] == transaction
+
+
+def coturn_port(run):
+    found = re.findall(r'starting coturn on (\d+)', run.log())
+    assert found, run.log()
+    return int(found[-1])
+
+
+def test_two_setup_runs_get_coturns_of_their_own(tmp_path):
+    """Two checkouts each run ./setup.sh --run: the second one's coturn moves to a free
+    port, says so, and its app hands out that port; both coturns answer."""
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'b').mkdir()
+    first = SetupRun(tmp_path / 'a').start()
+    second = SetupRun(tmp_path / 'b')
+    try:
+        wait_until(lambda: stun_answers(coturn_port(first)), timeout=15,
+                   message='the first coturn')
+        second.start()
+        one, two = coturn_port(first), coturn_port(second)
+        assert one != two
+        assert 'is in use (another checkout' in second.log()
+        wait_until(lambda: stun_answers(two), timeout=15, message='the second coturn')
+        assert stun_answers(one)
+        session = requests.Session()
+        session.headers['X-CSRFToken'] = re.search(
+            r'name="csrf-token" content="([^"]+)"',
+            session.get(second.base + '/', timeout=5).text).group(1)
+        session.post(second.base + '/api/users', json={'display_name': 'Tess'}, timeout=5)
+        urls = [url for server in session.get(second.base + '/api/ice-servers', timeout=5)
+                .json() for url in server['urls']]
+        assert f'turn:localhost:{two}' in urls, urls
+    finally:
+        second.stop()
+        first.stop()
+
+
+def test_setup_run_stops_clearly_when_the_chosen_turn_port_is_taken(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(('127.0.0.1', 0))
+        port = held.getsockname()[1]
+        run = SetupRun(tmp_path)
+        run.env['TURN_PORT'] = str(port)
+        done = subprocess.run(['./setup.sh', '--run'], cwd=ROOT, env=run.env,
+                              capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1
+    assert f'TURN_PORT={port} is in use' in done.stderr, done.stderr
 
 
 def procfile():
