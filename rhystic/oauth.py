@@ -163,12 +163,16 @@ def _unreachable(provider):
                         'down for a moment: try again shortly, or play as a guest meanwhile.')
 
 
-@bp.post('/auth/<name>')
+@bp.get('/auth/<name>')
 @limiter.limit(_limit('RATELIMIT_SIGN_IN'))
 def start(name):
-    """Send the browser to the provider; it comes back to callback()."""
+    """Send the browser to the provider; it comes back to callback().
+
+    A link, not a form: the CSP's form-action 'self' would stop a form's redirect to the
+    provider. Nothing is lost: a forged start can only sign the browser in to whichever
+    provider account the person there chooses, and `state` ties the answer to it."""
     provider, client = _provider_or_404(name)
-    session['sign_in_next'] = _local_path(request.form.get('next'))
+    session['sign_in_next'] = _local_path(request.args.get('next'))
     try:
         return client.authorize_redirect(_callback_url(name))
     except (requests.RequestException, ValueError, RuntimeError) as exc:
@@ -217,7 +221,7 @@ def _profile(provider, client):
             raise _spoiled(provider, 'it came from another issuer')
         token = client.authorize_access_token()
         if provider.openid:
-            return _oidc_profile(provider, token)
+            return _oidc_profile(provider, client, token)
         return _discord_profile(provider, client, token)
     except (requests.ConnectionError, requests.Timeout):
         raise _unreachable(provider) from None
@@ -231,13 +235,20 @@ def _issuer(client, provider):
     return client.load_server_metadata().get('issuer', provider.issuer)
 
 
-def _oidc_profile(provider, token):
-    claims = token.get('userinfo')
+def _oidc_profile(provider, client, token):
+    claims = token.get('userinfo')  # the ID token's claims, checked (nonce included)
     if not claims:  # no ID token, so no nonce checked: not a sign-in we can trust
         raise _spoiled(provider, 'it carried no ID token')
+    shown = {k: claims.get(k) for k in ('name', 'preferred_username', 'picture')}
+    if not (shown['name'] and shown['picture']) and \
+            client.load_server_metadata().get('userinfo_endpoint'):
+        # Many providers keep the profile out of the ID token. The account is still the
+        # ID token's: the UserInfo answer counts only if it names the same subject.
+        extra = client.userinfo(token=token)
+        if extra.get('sub') == claims['sub']:
+            shown = {k: shown[k] or extra.get(k) for k in shown}
     return identities.Profile(provider.name, claims['iss'], str(claims['sub']),
-                              claims.get('name') or claims.get('preferred_username'),
-                              claims.get('picture'))
+                              shown['name'] or shown['preferred_username'], shown['picture'])
 
 
 def _discord_profile(provider, client, token):

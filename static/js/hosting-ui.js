@@ -34,6 +34,9 @@ export class HostingUI {
     $('host-button').addEventListener('click', () => this.dialog.showModal());
     $('lock-switch').addEventListener('change', (e) => this._toggle('locked', e.target));
     $('knock-switch').addEventListener('change', (e) => this._toggle('knock', e.target));
+    // Only where sign-in providers are configured (templates/pages/hosting.html).
+    $('signed-in-switch')?.addEventListener('change',
+      (e) => this._toggle('signed_in_only', e.target));
     this.grid.addEventListener('click', (event) => this._onGridClick(event));
     this.grid.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && event.target.closest('.host-confirm')) {
@@ -143,9 +146,10 @@ export class HostingUI {
   _renderDialog(isHost) {
     const { control } = this.controls;
     if (!isHost && this.dialog.open) this.dialog.close();
-    for (const [id, value] of [['lock-switch', control.locked], ['knock-switch', control.knock]]) {
+    for (const [id, value] of [['lock-switch', control.locked], ['knock-switch', control.knock],
+      ['signed-in-switch', control.signed_in_only]]) {
       const input = $(id);
-      if (!input.disabled) input.checked = value;  // disabled: our change is on its way
+      if (input && !input.disabled) input.checked = value;  // disabled: our change is on its way
     }
     const waiting = this.controls.knocks.size;
     const text = !control.locked ? 'The room is open: anyone with the link can join.'
@@ -231,14 +235,15 @@ export class HostingUI {
 
   // -- the host's actions ----------------------------------------------------------------
 
-  /** @param {'locked'|'knock'} setting @param {HTMLInputElement} input */
+  /** @param {'locked'|'knock'|'signed_in_only'} setting @param {HTMLInputElement} input */
   async _toggle(setting, input) {
     const value = input.checked;
     const error = $('host-error');
     error.textContent = '';
     input.disabled = true;
     try {
-      await (setting === 'locked' ? this.controls.setLocked(value) : this.controls.setKnock(value));
+      const set = { locked: 'setLocked', knock: 'setKnock', signed_in_only: 'setSignedInOnly' };
+      await this.controls[set[setting]](value);
     } catch (failure) {
       error.textContent = `Could not change that: ${failure.message || failure}`;
     } finally {

@@ -14,7 +14,9 @@ import { Emitter } from './emitter.js';
 import { SignalingError } from './signaling.js';
 
 /**
- * @typedef {{host: ?string, locked: boolean, knock: boolean}} RoomControl
+ * @typedef {{host: ?string, locked: boolean, knock: boolean, signed_in_only: boolean}} RoomControl
+ *   signed_in_only: only accounts a sign-in provider vouches for may join (the server
+ *   sends it only while it is on)
  * @typedef {RoomControl & {reason: string}} RoomUpdate
  *   reason: welcome, settings, handed_over or host_left
  * @typedef {{knock_id: string, user_id: string, display_name: string, at: number}} Knock
@@ -29,7 +31,7 @@ export class HostControls extends Emitter {
     /** @type {?import('./signaling.js').SignalingClient} */
     this.signaling = null;
     /** @type {RoomControl} */
-    this.control = { host: null, locked: false, knock: false };
+    this.control = { host: null, locked: false, knock: false, signed_in_only: false };
     /** Our account, from the welcome. */
     this.userId = null;
     /** @type {Map<string, Knock>} who is waiting to be let in (the host's view only) */
@@ -80,6 +82,11 @@ export class HostControls extends Emitter {
   /** @param {boolean} knock let newcomers to a locked room ask to be let in */
   setKnock(knock) {
     return this._settings({ knock });
+  }
+
+  /** @param {boolean} signedInOnly let only signed-in players join (guests are refused) */
+  setSignedInOnly(signedInOnly) {
+    return this._settings({ signed_in_only: signedInOnly });
   }
 
   /**
@@ -136,6 +143,8 @@ export class HostControls extends Emitter {
       host: room.host ?? this.control.host,
       locked: room.locked ?? this.control.locked,
       knock: room.knock ?? this.control.knock,
+      // Said only while on; every message that carries the room's control is whole.
+      signed_in_only: room.signed_in_only === true,
     };
     // Knocks go to the host's seats only: a former host hears no more of these.
     if (wasHost && !this.isHost) this.knocks.clear();

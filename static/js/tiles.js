@@ -9,6 +9,7 @@ import { describeHealth, linkHealth } from './linkhealth.js';
 import { closeKick, wireKick } from './tilekick.js';
 import { describe, formatRate, playerKey } from './tilewords.js';
 import { CameraViews, SELF_SCALES, ViewPrefs } from './tileprefs.js';
+import { showIdentity } from './identity-ui.js';
 
 export { ViewPrefs };
 
@@ -308,6 +309,7 @@ export class TileGrid {
     const name = peer.display_name ?? '';
     el.dataset.name = name;
     el.querySelector('.tile-name').textContent = peer.self ? `${name} (you)` : name;
+    showIdentity(el, peer);  // picture and "Signed in" for signed-in players (identity-ui.js)
     el.querySelector('.badge-muted').hidden = peer.media?.audio !== false;
     // Talking over Discord or a phone is not being muted (issue 10): say which.
     el.querySelector('.badge-muted').textContent = peer.media?.voice_elsewhere ? 'Voice elsewhere' : 'Muted';
