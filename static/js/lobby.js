@@ -127,6 +127,7 @@ export class Lobby {
     $('lobby').dataset.voice = this.voiceElsewhere ? 'elsewhere' : 'here';
     $('mic-field').hidden = this.voiceElsewhere;
     $('sound-tools').hidden = this.voiceElsewhere;
+    $('voice-note').hidden = !this.voiceElsewhere;
   }
 
   resumeMeter() {

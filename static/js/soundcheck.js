@@ -70,8 +70,9 @@ export class MicMeter {
     if (this.meter.getAttribute('aria-valuenow') === String(value)) return;
     this.meter.setAttribute('aria-valuenow', String(value));
     this.meter.dataset.level = String(value);
-    // CSSOM, not a style attribute: the CSP allows this and refuses inline styles.
-    this.fill.style.transform = `scaleX(${level})`;
+    // CSSOM, not a style attribute: the CSP allows this and refuses inline styles. A
+    // clip, not a scale, so that green, amber and red stay where loud starts.
+    this.fill.style.clipPath = `inset(0 ${100 - value}% 0 0)`;
   }
 }
 

@@ -139,3 +139,25 @@ def test_voice_elsewhere_opens_no_microphone_and_the_others_see_it(server, playe
     bob.click('#camera-button')
     tile(alice, 'Bob').locator('.badge-camera-off').wait_for(state='visible')
     assert badge.is_visible() and badge.text_content() == 'Voice elsewhere'
+
+
+def test_plain_http_from_another_machine_says_cameras_need_https(server, player):
+    """http://<host-ip>:8080 is not a secure context: no camera can open. The page says
+    why and what to do, instead of "Opening your camera…" forever."""
+    alice, friend = player(), player()
+    code = create_room(alice, server.url, 'Alice').rsplit('/r/', 1)[1]
+    # Another name than localhost for the same server: Chromium treats only loopback
+    # names as secure over http, so this page is what a friend on the LAN gets.
+    friend.context.route('http://rhystic.test/**', lambda route: route.fulfill(
+        response=route.fetch(url=route.request.url.replace('http://rhystic.test', server.url))))
+    friend.goto(f'http://rhystic.test/r/{code}')
+    assert friend.evaluate('() => window.isSecureContext') is False
+    notice = friend.locator('#insecure-notice')
+    notice.wait_for(state='visible')
+    assert 'only open cameras and microphones on https://' in ' '.join(notice.inner_text().split())
+    assert not friend.locator('.lobby-preview').is_visible()
+    assert not friend.locator('#camera-select').is_visible()
+    assert friend.locator('#join-button').is_enabled()
+    # The seat list still comes in over plain http.
+    friend.wait_for_function(
+        '() => document.getElementById("seated").textContent === "At the table: Alice"')
