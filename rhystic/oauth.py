@@ -217,7 +217,8 @@ def _profile(provider, client):
         raise _declined(provider, request.args['error'])
     try:
         # RFC 9207: a provider that names itself must be the one we sent the browser to.
-        if provider.openid and request.args.get('iss') not in (None, _issuer(client, provider)):
+        named = request.args.get('iss')
+        if provider.openid and named is not None and named != _issuer(client, provider):
             raise _spoiled(provider, 'it came from another issuer')
         token = client.authorize_access_token()
         if provider.openid:

@@ -7,7 +7,7 @@ Two issuers run in one provider process: "Test" and "Other" to Rhystic. A third 
 sign-in that works proves the S256 challenge was sent and verified.
 """
 import re
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import pytest
 import requests
@@ -254,15 +254,16 @@ def consent_and_catch_the_answer(page, base):
     return caught[0]
 
 
-REFUSED = {'state': 'State not equal in request and response',
+REFUSED = {'state': 'State not equal in request and response', 'iss': 'another issuer',
            'expire': 'grant request is invalid', 'consume': 'grant request is invalid',
            'nonce': "Invalid claim: 'nonce'"}
 
 
-@pytest.mark.parametrize('spoil', ['state', 'expire', 'consume', 'nonce'])
+@pytest.mark.parametrize('spoil', ['state', 'iss', 'expire', 'consume', 'nonce'])
 def test_a_spoiled_answer_signs_nobody_in(site, browser, spoil):
-    """The provider's answer, caught on its way back and spoiled: a wrong state; a code
-    the provider expired, or saw used already; an ID token signed for another nonce."""
+    """The provider's answer, caught on its way back and spoiled: a wrong state; another
+    issuer's name; a code the provider expired, or saw used already; an ID token signed
+    for another nonce."""
     server, provider = site
     context = browser.new_context()
     page = context.new_page()
@@ -273,6 +274,8 @@ def test_a_spoiled_answer_signs_nobody_in(site, browser, spoil):
     answer = consent_and_catch_the_answer(page, server.url)
     if spoil == 'state':
         answer = re.sub(r'state=[^&]+', 'state=not-the-state-we-sent', answer)
+    elif spoil == 'iss':  # RFC 9207: an answer that names another issuer (a mix-up)
+        answer = re.sub(r'iss=[^&]+', 'iss=' + quote(provider.issuers[1], safe=''), answer)
     else:
         assert provider.spoil_codes(spoil) >= 1
     page.goto(answer)
