@@ -121,6 +121,7 @@ def test_eight_players_join_at_once_all_56_links_live_and_a_ninth_sees_room_full
 
     # Alice spotlights Bob: the hint crosses their data channel, and Bob sends her (and
     # only her) more.
+    tile(host, 'Bob').hover()  # the tools show on hover
     tile(host, 'Bob').locator('.tool-spotlight').click()
 
     def caps_on_bob():
