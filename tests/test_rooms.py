@@ -232,6 +232,7 @@ def test_kick_removes_the_seat_and_bans_the_user_for_a_while(rooms, store):
     with pytest.raises(Refusal) as refused:
         join(rooms, 'u_b', 'sb2')
     assert refused.value.code == protocol.UNAUTHORIZED
+    assert refused.value.message.endswith('you can join again in 10 minutes')  # how long
     join(rooms, 'u_c', 'sc')  # others are unaffected
     with pytest.raises(ProtocolError):
         rooms.kick('room-a', a.seat.peer_id, b.seat.peer_id)

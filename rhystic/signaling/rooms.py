@@ -7,6 +7,7 @@ restart moves the seat to a new socket instead of tearing the room apart.
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections import Counter
@@ -91,9 +92,11 @@ class Rooms:
         if peer_id and not self.valid_resume(room_id, peer_id, user_id, resume):
             raise Refusal(protocol.UNAUTHORIZED, 'the resume secret does not match this seat')
         self._ready_for_joins()
-        if self.store.banned(room_id, user_id):
-            raise Refusal(protocol.UNAUTHORIZED, 'you were removed from this room; '
-                                                 'try again later')
+        ban_left = self.store.ban_left(room_id, user_id)
+        if ban_left > 0:  # say how long: "later" leaves the player retrying blind
+            minutes = max(1, math.ceil(ban_left / 60))
+            raise Refusal(protocol.UNAUTHORIZED, 'you were removed from this room; you can '
+                          f'join again in {minutes} minute{"s" if minutes > 1 else ""}')
         fresh_id = fresh_id or self.new_peer_id()
         # Seats being taken count as held, so that a resync now does not mark them away.
         pending = Counter({(room_id, fresh_id): 1, **({(room_id, peer_id): 1} if peer_id else {})})

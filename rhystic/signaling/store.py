@@ -138,6 +138,10 @@ class MemoryStore:
     def banned(self, room_id, user_id):
         return self._bans.get((room_id, user_id), 0) > time.time()
 
+    def ban_left(self, room_id, user_id):
+        """Seconds until a kicked account may come back (0: it may now)."""
+        return max(0.0, self._bans.get((room_id, user_id), 0) - time.time())
+
     def due(self, now):
         with self._lock:
             return [key for key, until in self._away.items() if until <= now]
@@ -294,6 +298,9 @@ class RedisStore:
 
     def banned(self, room_id, user_id):
         return bool(self.r.exists(f'{self.p}ban:{room_id}:{user_id}'))
+
+    def ban_left(self, room_id, user_id):
+        return max(0, self.r.ttl(f'{self.p}ban:{room_id}:{user_id}'))  # -2: no such key
 
     def due(self, now):
         members = self.r.zrangebyscore(self.p + 'away', '-inf', now, start=0, num=500)
