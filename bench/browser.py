@@ -145,13 +145,49 @@ BYTES_SENT = """async () => {
 }"""
 
 
-def upload_kbps(pages, seconds):
-    """Each page's upload rate over the next `seconds`, in kbit/s."""
+# Every page's caps on what it sends (bandwidth.js), summed over its links, in kbit/s.
+CAPS_KBPS = """() => Math.round((window.__pcs || []).filter((pc) => pc.signalingState !== 'closed')
+  .flatMap((pc) => pc.getSenders()).filter((s) => s.track && s.track.kind === 'video')
+  .reduce((sum, s) => sum + ((s.getParameters().encodings || [])[0]?.maxBitrate || 0), 0) / 1000)"""
+
+
+def browser_cpu_seconds(marker):
+    """CPU time (user + system, s) of the Chromium whose command line has `marker`, and
+    of all its child processes (renderer, GPU, network, utility)."""
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read().decode(errors='replace')
+        except OSError:
+            continue
+        procs[int(pid)] = (int(fields[1]), int(fields[11]) + int(fields[12]), cmdline)
+    tree = {pid for pid, (_, _, cmd) in procs.items() if marker in cmd}
+    grew = True
+    while grew:
+        children = {pid for pid, (ppid, _, _) in procs.items() if ppid in tree} - tree
+        tree |= children
+        grew = bool(children)
+    return sum(procs[pid][1] for pid in tree) / os.sysconf('SC_CLK_TCK')
+
+
+def caps_kbps(pages):
+    return {name: page.evaluate(CAPS_KBPS) for name, page in pages.items()}
+
+
+def upload_kbps(pages, seconds, marker):
+    """Each page's upload rate over the next `seconds`, in kbit/s, and the CPU share
+    (% of one core) of the camera's Chromium meanwhile."""
     before = {name: page.evaluate(BYTES_SENT) for name, page in pages.items()}
+    cpu, started = browser_cpu_seconds(marker), time.monotonic()
     time.sleep(seconds)  # a measuring window, not a wait for a condition
+    cpu = (browser_cpu_seconds(marker) - cpu) / (time.monotonic() - started)
     after = {name: page.evaluate(BYTES_SENT) for name, page in pages.items()}
     return {name: round((after[name]['bytes'] - before[name]['bytes']) * 8
-                        / (after[name]['at'] - before[name]['at'])) for name in pages}
+                        / (after[name]['at'] - before[name]['at'])) for name in pages}, \
+        round(cpu * 100)
 
 
 def readable_cards(pw, tmp, url, clicks, window, say):
@@ -165,17 +201,21 @@ def readable_cards(pw, tmp, url, clicks, window, say):
         wait_until(lambda: 0 < cards.frames(bob)['Alice']['inWidth'] <= 960, 30,
                    interval=0.5, message='links scaled to the tiles')
         time.sleep(window)  # let each link's bandwidth estimate settle
-        idle = upload_kbps(pages, window)
+        idle, idle_cpu = upload_kbps(pages, window, clip)
         received = cards.frames(bob)['Alice']['inWidth']
-        say(f'upload, nobody spotlighting (kbit/s): {idle}; Bob receives Alice at {received} px')
+        idle_caps = caps_kbps(pages)
+        say(f'upload, nobody spotlighting (kbit/s): {idle}, caps {idle_caps}; '
+            f'Bob receives Alice at {received} px; camera Chromium {idle_cpu}% CPU')
         tile = bob.locator('#grid .tile.remote[data-name="Alice"]')
         tile.hover()
         tile.locator('.tool-spotlight').click()
         wait_until(lambda: cards.frames(bob)['Alice']['inWidth'] == cards.WIDTH, 30,
                    interval=0.5, message='the spotlighted link at capture size')
         time.sleep(window)
-        spot = upload_kbps(pages, window)
-        say(f'upload, Bob spotlights Alice (kbit/s): {spot}')
+        spot, spot_cpu = upload_kbps(pages, window, clip)
+        spot_caps = caps_kbps(pages)
+        say(f'upload, Bob spotlights Alice (kbit/s): {spot}, caps {spot_caps}; '
+            f'camera Chromium {spot_cpu}% CPU')
         tile.hover()
         tile.locator('.tool-spotlight').click()
         cards.arm(bob, 'Alice')
@@ -186,6 +226,7 @@ def readable_cards(pw, tmp, url, clicks, window, say):
             times.append(ms)
             unread += texts != [QR_TEXT]
             time.sleep(max(0, 0.4 - (time.monotonic() - started)))  # under 3 a second
+        in_order = list(times)
         times.sort()
         p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         say(f'click to snapshot over {clicks}: p50 {statistics.median(times)} ms, '
@@ -193,7 +234,9 @@ def readable_cards(pw, tmp, url, clicks, window, say):
         for page in pages.values():
             page.context.close()
         return {'upload_kbps_idle': idle, 'upload_kbps_spotlight': spot,
-                'received_width_idle': received, 'snapshot_ms': times,
+                'caps_kbps_idle': idle_caps, 'caps_kbps_spotlight': spot_caps,
+                'camera_cpu_pct_idle': idle_cpu, 'camera_cpu_pct_spotlight': spot_cpu,
+                'received_width_idle': received, 'snapshot_ms': in_order,
                 'snapshot_p50_ms': statistics.median(times), 'snapshot_p99_ms': p99,
                 'snapshot_unread': unread}
     finally:
@@ -266,9 +309,11 @@ def _report(result, args):
     if card:
         rows.append(('click -> snapshot (4 players)', f'p50 {card["snapshot_p50_ms"]} ms, '
                      f'p99 {card["snapshot_p99_ms"]} ms over {len(card["snapshot_ms"])}'))
-        rows.append(('upload kbit/s, no spotlight', json.dumps(card['upload_kbps_idle'])))
-        rows.append(('upload kbit/s, Bob spotlights Alice',
-                     json.dumps(card['upload_kbps_spotlight'])))
+        for label, key in (('no spotlight', 'idle'), ('Bob spotlights Alice', 'spotlight')):
+            rows.append((f'upload kbit/s, {label}', json.dumps(card[f'upload_kbps_{key}'])))
+            rows.append((f'video caps kbit/s, {label}', json.dumps(card[f'caps_kbps_{key}'])))
+            rows.append((f'1080p camera Chromium CPU, {label}',
+                         f'{card[f"camera_cpu_pct_{key}"]} % of one core'))
     width = max((len(r[0]) for r in rows), default=0)
     print('\n'.join(f'{a.ljust(width)}  {b}' for a, b in rows))
     if result['errors']:
