@@ -5,6 +5,7 @@
  * retry schedule and stats reading are linkhealth.js. No DOM code.
  * @module link
  */
+import { faceCaps, isFace, readRoles, rolesMessage } from './facecam.js';
 import { failureReason, readStats, retryDelay } from './linkhealth.js';
 import { PeerLink } from './peerlink.js';
 
@@ -51,6 +52,10 @@ export class Link {
     this.inView = null;
     /** What we show of theirs, said again whenever the channel (re)opens. */
     this.outView = null;
+    /** The second camera (facecam.js): ours as sent, theirs as received, their roles. */
+    this.faceSender = null;
+    this.face = new MediaStream();
+    this.roles = null;
     this.lastInbound = null;
     this.pc = new RTCPeerConnection(client.rtcConfig);
     this._wire();
@@ -106,7 +111,11 @@ export class Link {
         this._checkGathering();
       }
     };
-    pc.ontrack = ({ track }) => {
+    pc.ontrack = ({ track, transceiver }) => {
+      if (track.kind === 'video' && isFace(pc, transceiver, this.roles)) {
+        this._receiveFace(track);
+        return;
+      }
       for (const old of this.remote.getTracks().filter((t) => t.kind === track.kind)) {
         this.remote.removeTrack(old);
       }
@@ -118,7 +127,9 @@ export class Link {
       if (pc.connectionState === 'failed') this._onIceState();
     };
     pc.onsignalingstatechange = () => {
-      if (pc.signalingState === 'stable') this.client.applyCaps();
+      if (pc.signalingState !== 'stable') return;
+      this.client.applyCaps();
+      this._sendRoles();
     };
   }
 
@@ -136,12 +147,18 @@ export class Link {
       if (track) this.pc.addTrack(track, stream);
       else this.pc.addTransceiver(kind, { direction: 'sendrecv' });
     }
+    if (this.client.faceTrack) this.setFace(this.client.faceTrack);
     this._openChannel();
   }
 
   /** The answerer's side: send on the transceivers the offer created. */
   _answerWithLocalMedia() {
     const stream = this.client.localStream;
+    // One transceiver per kind carries our camera and microphone; the kinds already
+    // sending (a renegotiation) count.
+    const sent = new Set(this.pc.getTransceivers().filter((t) => t.currentDirection
+      && /send/.test(t.currentDirection) && t.sender !== this.faceSender)
+      .map((t) => t.receiver.track.kind));
     for (const transceiver of this.pc.getTransceivers()) {
       if (transceiver.mid === null && !transceiver.sender.track) {
         // Ours, from an offer we rolled back, for a kind we have no track for: the
@@ -152,6 +169,11 @@ export class Link {
       if (transceiver.sender.track || transceiver.currentDirection) continue;
       const kind = transceiver.receiver.track.kind;
       const track = stream?.getTracks().find((t) => t.kind === kind) ?? null;
+      if (sent.has(kind)) {
+        transceiver.direction = 'recvonly';  // their second camera: ours goes elsewhere
+        continue;
+      }
+      sent.add(kind);
       transceiver.direction = 'sendrecv';
       if (track) transceiver.sender.replaceTrack(track);
       if (stream) transceiver.sender.setStreams?.(stream);
@@ -167,7 +189,57 @@ export class Link {
       this.inView = view;
       this.client.applyCaps();
     });
+    this.peerLink.on('open', () => this._sendRoles());
+    this.peerLink.on('message', (message) => {
+      if (message.type === 'tracks') this._takeRoles(readRoles(message));
+    });
     this.client.emit('peer-link', this.peerId, this.peerLink, this);  // snapshot-ui.js
+  }
+
+  /**
+   * Send our second camera on this link (a new m-line, so a renegotiation), swap it,
+   * or stop it (null).
+   * @param {?MediaStreamTrack} track
+   */
+  setFace(track) {
+    if (this.closed) return;
+    if (this.faceSender) {
+      this.faceSender.replaceTrack(track).catch(() => {});
+    } else if (track) {
+      this.faceSender = this.pc.addTrack(track, new MediaStream([track]));
+    }
+  }
+
+  /** @param {MediaStreamTrack} track their second camera */
+  _receiveFace(track) {
+    this.face.getTracks().forEach((old) => this.face.removeTrack(old));
+    this.face.addTrack(track);
+    this.client.emit('face', this.peerId, this.face);
+  }
+
+  _sendRoles() {
+    const message = rolesMessage(this.pc, this.faceSender);
+    if (message) this.peerLink?.send(message);
+  }
+
+  /** Their announced roles: move a track that was taken for the other camera. */
+  _takeRoles(roles) {
+    if (!roles) return;
+    this.roles = roles;
+    for (const transceiver of this.pc.getTransceivers()) {
+      const track = transceiver.receiver.track;
+      if (track.kind !== 'video' || !transceiver.mid || !roles[transceiver.mid]) continue;
+      const face = roles[transceiver.mid] === 'face';
+      if (face && this.remote.getTracks().includes(track)) {
+        this.remote.removeTrack(track);
+        this._receiveFace(track);
+      } else if (!face && this.face.getTracks().includes(track)) {
+        this.face.removeTrack(track);
+        this.remote.getVideoTracks().forEach((old) => this.remote.removeTrack(old));
+        this.remote.addTrack(track);
+        this.client.onTrack(this.remote, this.peerId);
+      }
+    }
   }
 
   /**
@@ -254,6 +326,8 @@ export class Link {
         await pc.setLocalDescription();
         await this._send({ type: 'answer', sdp: pc.localDescription.sdp });
         this.mayOffer = true;  // later renegotiation (an ICE restart) may start here
+        // Our second camera, on a link the other end offered: one more round.
+        if (this.client.faceTrack && !this.faceSender) this.setFace(this.client.faceTrack);
       }
     } finally {
       this.answering = false;
@@ -432,10 +506,11 @@ export class Link {
   }
 
   async _applyCaps() {
-    const caps = this.wantedCaps;
-    if (this.closed || this.pc.signalingState !== 'stable' || !caps) return;
+    const wanted = this.wantedCaps;
+    if (this.closed || this.pc.signalingState !== 'stable' || !wanted) return;
     for (const sender of this.pc.getSenders()) {
       if (sender.track?.kind !== 'video') continue;
+      const caps = sender === this.faceSender ? faceCaps(this.inView, sender.track) : wanted;
       const params = sender.getParameters();
       if (!params.encodings?.length) continue;  // not negotiated yet
       const encoding = params.encodings[0];

@@ -24,7 +24,8 @@ export const TRANSFER_TYPES = new Set(['snapshot', 'snapshot-share']);
 
 /**
  * @typedef {{width: number, height: number, spotlight: boolean, fullscreen: boolean,
- *            zoom: number}} ViewHint what a viewer shows of our table, in device pixels
+ *            zoom: number, face_big?: boolean}} ViewHint what a viewer shows of our
+ *   table, in device pixels; face_big: it shows our second camera big (facecam.js)
  */
 
 /**
@@ -177,7 +178,8 @@ export class PeerLink extends Emitter {
 }
 
 /** A view with no size: the viewer only says it looks closely (spotlight). */
-const UNKNOWN_VIEW = { width: 0, height: 0, spotlight: false, fullscreen: false, zoom: 1 };
+const UNKNOWN_VIEW = { width: 0, height: 0, spotlight: false, fullscreen: false, zoom: 1,
+  face_big: false };
 
 /**
  * A `view` message as a ViewHint, with anything out of range made harmless.
@@ -191,5 +193,6 @@ export function readView(message) {
   return {
     width: size(message.width), height: size(message.height),
     spotlight: message.spotlight === true, fullscreen: message.fullscreen === true, zoom,
+    face_big: message.face_big === true,
   };
 }

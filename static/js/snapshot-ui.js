@@ -5,6 +5,7 @@
  * protocol is snapshot.js; this module owns these elements and nothing else.
  * @module snapshot-ui
  */
+import { FaceCamUI } from './facecam-ui.js';
 import { SNAPSHOT_ERRORS, SnapshotService, clickRegion } from './snapshot.js';
 import { ViewSizes } from './viewsize.js';
 
@@ -15,20 +16,26 @@ const DRAG_PX = 8;
 /** @typedef {import('./snapshot.js').Snapshot} Snapshot */
 
 /**
- * Readable cards on the call page: snapshots, and each tile's size told to its sender
- * (viewsize.js) so that the link carries what the tile can show.
+ * Readable cards on the call page: snapshots, each tile's size told to its sender
+ * (viewsize.js) so that the link carries what the tile can show, and the second
+ * camera (facecam-ui.js).
  * @param {import('./webrtc.js').WebRTCClient} webrtc
  * @param {(peerId: string) => ?string} peerName
  * @returns {SnapshotUI}
  */
 export function wireSnapshots(webrtc, peerName) {
   const grid = document.getElementById('grid');
+  const controls = document.querySelector('#call .controls');
   const sizes = new ViewSizes(grid, (peerId, view) => webrtc.links.get(peerId)?.setView(view));
   webrtc.on('peer-link', (peerId, peerLink, link) => link.setView(sizes.get(peerId)));
-  return new SnapshotUI({
-    call: document.getElementById('call'), grid,
-    controls: document.querySelector('#call .controls'), webrtc, peerName,
+  const snapshots = new SnapshotUI({
+    call: document.getElementById('call'), grid, controls, webrtc, peerName,
   });
+  new FaceCamUI({
+    grid, controls, webrtc, roomId: document.getElementById('room-app')?.dataset.roomId ?? '',
+    onError: (message) => snapshots.notify(message, 'error'),
+  });
+  return snapshots;
 }
 
 export class SnapshotUI {

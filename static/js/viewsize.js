@@ -95,6 +95,8 @@ export function measureTile(tile) {
     spotlight: tile.classList.contains('spotlight'),
     fullscreen: Boolean(full && (full === tile || tile.contains(full))),
     zoom: transformScale(video),
+    // The viewer swapped the second camera big (facecam-ui.js): send that one larger.
+    face_big: tile.classList.contains('face-big'),
   };
 }
 
@@ -111,5 +113,6 @@ function same(a, b) {
   if (!a) return false;
   const near = (x, y) => Math.abs(x - y) <= CHANGE * Math.max(x, y);
   return a.spotlight === b.spotlight && a.fullscreen === b.fullscreen && a.zoom === b.zoom
+    && a.face_big === b.face_big
     && near(a.width, b.width) && near(a.height, b.height);
 }

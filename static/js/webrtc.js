@@ -32,7 +32,9 @@ const DEFAULTS = {
 };
 
 /**
- * Events: `link-state` (peerId, LinkState), `stats` (peerId, LinkStats),
+ * Events: `link-state` (peerId, LinkState), `stats` (peerId, LinkStats), `peer-link`
+ * (peerId, PeerLink, Link: a data channel made), `face` (peerId, MediaStream: their
+ * second camera),
  * `peer-gone` (peerId: the server says there is no such seat), `link-closed` (peerId).
  * Set `onTrack = (stream, peerId) => ...` to receive each peer's media.
  */
@@ -52,6 +54,8 @@ export class WebRTCClient extends Emitter {
     /** @type {RTCConfiguration} */
     this.rtcConfig = { iceServers: [], iceTransportPolicy: 'all' };
     this.selfId = null;
+    /** Our second camera (facecam.js), sent on every link beside the table camera. */
+    this.faceTrack = null;
     /** The peer whose table we spotlight; its sender may send us more. */
     this.spotlightPeer = null;
     /** @type {(stream: MediaStream, peerId: string) => void} */
@@ -161,6 +165,15 @@ export class WebRTCClient extends Emitter {
     }
     await Promise.all([...this.links.values()].map((link) => link.replaceTrack(kind, track)));
     this.applyCaps();
+  }
+
+  /**
+   * Send a second camera (facecam.js) on every link, now and to newcomers; null stops.
+   * @param {?MediaStreamTrack} track
+   */
+  setFaceTrack(track) {
+    this.faceTrack = track;
+    for (const link of this.links.values()) link.setFace(track);
   }
 
   /**
