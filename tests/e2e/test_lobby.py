@@ -96,7 +96,8 @@ def test_alone_in_the_call_waiting_for_others_with_the_invite(server, player):
     assert 'Waiting for others' in card.inner_text()
     assert alice.locator('#waiting-card .waiting-link').input_value() == invite
     alice.click('#waiting-card .waiting-copy')
-    assert alice.inner_text('#waiting-card .waiting-copy') == 'Link copied'
+    alice.wait_for_function("() => document.querySelector('#waiting-card .waiting-copy')"
+                            ".textContent === 'Link copied'")
     assert alice.evaluate('() => navigator.clipboard.readText()') == invite
 
     open_invite(bob, invite, 'Bob')
