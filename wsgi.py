@@ -34,6 +34,32 @@ def without_websocket_compression(wsgi_app):
     return app
 
 
+def without_a_class_per_connection(wsgi_app, eio):
+    """Keep Engine.IO's middleware from defining a class for every connection.
+
+    Under gunicorn, engineio's WSGIApp.__call__ defines `class Input` afresh for each
+    request, to hand eventlet the socket (gevent never asks for it). A class is a
+    reference cycle; a WebSocket request lives as long as its connection, so its class
+    is frozen (rhystic/collector.py) and then outlives it, some 3 KB a connection for
+    good. So the middleware is shown an Engine.IO request without `gunicorn.socket`,
+    and Engine.IO gets the socket back as it starts on the request.
+    """
+    def app(environ, start_response):
+        if 'gunicorn.socket' in environ and \
+                environ.get('PATH_INFO', '').startswith('/socket.io'):
+            environ['rhystic.gunicorn_socket'] = environ.pop('gunicorn.socket')
+        return wsgi_app(environ, start_response)
+
+    handle_request = eio.handle_request
+
+    def handle_with_socket(environ, start_response):
+        if 'rhystic.gunicorn_socket' in environ:
+            environ['gunicorn.socket'] = environ.pop('rhystic.gunicorn_socket')
+        return handle_request(environ, start_response)
+    eio.handle_request = handle_with_socket
+    return app
+
+
 try:
     app = create_app({'ASYNC_MODE': _async_mode()})
 except ConfigError as refused:
@@ -45,6 +71,8 @@ app.wsgi_app = without_websocket_compression(app.wsgi_app)
 if os.environ.get('RHYSTIC_GC_LOG'):
     record_pauses(os.environ['RHYSTIC_GC_LOG'])
 if app.config['ASYNC_MODE'] != 'threading':
+    from rhystic.extensions import socketio
+    app.wsgi_app = without_a_class_per_connection(app.wsgi_app, socketio.server.eio)
     keep_collections_short()
 else:
     # Everything allocated so far lives as long as the process: keep it out of the

@@ -104,6 +104,10 @@ class Signaling:
 
     def on_connect(self, auth=None):
         sid, namespace = request.sid, request.namespace
+        # Flask could not route the Socket.IO path and kept its NotFound on the request:
+        # a cycle (exception, traceback, frame, request context) that would outlive the
+        # connect if a freeze (rhystic/collector.py) caught it still alive.
+        request.routing_exception = None
         self._ensure_sweeper()
         try:
             if protocol.is_lobby(namespace):  # a newcomer knocking on a locked room

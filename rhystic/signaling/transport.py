@@ -21,6 +21,7 @@ input_buffer) are its internals, checked by tests/test_transport.py.
 import logging
 import socket
 import time
+import weakref
 
 import simple_websocket
 from wsproto.events import BytesMessage, CloseConnection, TextMessage
@@ -126,8 +127,11 @@ class GuardedServer(simple_websocket.Server):
     def handshake(self):
         # Called by simple-websocket's constructor before its reader starts: the one
         # moment to put the checks between the reader and the socket.
-        self.ws = _CheckedConnection(self.ws, self)
-        self.sock = _PacedSocket(self.sock, self)
+        # Weakly: a cycle here would outlive the connection in a frozen generation
+        # (rhystic/collector.py), and with it the whole connection's state.
+        guard = weakref.proxy(self)
+        self.ws = _CheckedConnection(self.ws, guard)
+        self.sock = _PacedSocket(self.sock, guard)
         super().handshake()
 
     def check(self, event):
