@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 
 from . import identities
 from .api import _limit
-from .auth import callers, sign_in_fresh, sign_out
+from .auth import bearer_token, callers, sign_in_fresh, sign_out
 from .config import ConfigError
 from .errors import ApiError
 from .extensions import limiter
@@ -299,17 +299,18 @@ def _local_path(value):
     return value
 
 
-@bp.post('/auth/sign-out')
+@bp.post('/sign-out')
 def sign_out_here():
     sign_out()
     flash('Signed out.')
     return redirect(url_for('pages.index'), 303)
 
 
-@bp.post('/auth/sign-out-everywhere')
+@bp.post('/sign-out-everywhere')
 def sign_out_everywhere():
-    """End every session of this account, on every device, and replace its API token."""
-    if current_user.is_authenticated:
+    """End every session of this account, on every device, and replace its API token.
+    The browser's session only: a program's bearer token alone rotates nothing here."""
+    if bearer_token() is None and session.get('_user_id') and current_user.is_authenticated:
         user = current_user._get_current_object()
         user.end_sessions()
         callers.forget(user.public_id)

@@ -39,6 +39,9 @@ def server(tmp_path_factory):
         'RHYSTIC_RATELIMIT_TURN': plenty, 'RHYSTIC_RATELIMIT_JOIN_FAILURES': plenty,
         'RHYSTIC_RATELIMIT_LOBBY': plenty,
         'RHYSTIC_LOG_LEVEL': 'WARNING',
+        # A sign-in provider, so that the /auth pages exist; nothing listens on port 9.
+        'RHYSTIC_OAUTH_FUZZIDP_ISSUER': 'http://127.0.0.1:9',
+        'RHYSTIC_OAUTH_FUZZIDP_CLIENT_ID': 'fuzz', 'RHYSTIC_OAUTH_FUZZIDP_CLIENT_SECRET': 'fuzz',
     }
     migrate(env)
     server = Server(env).start()
@@ -84,7 +87,7 @@ def test_schemathesis_finds_no_500_no_schema_violation_and_no_crash(server, tmp_
         cwd=tmp_path, capture_output=True, text=True, timeout=600)  # its cache goes there
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
-    assert ' 16 selected / 16 total' in output
+    assert ' 20 selected / 20 total' in output
     assert 'Internal Server Error' not in server.log()
     assert 'Traceback' not in server.log(), server.log()[-5000:]
     assert server.proc.poll() is None  # still up
