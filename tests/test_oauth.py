@@ -282,3 +282,28 @@ def test_without_providers_the_setting_is_refused(tmp_path):
     ack = hana.sio.emit('room-settings', {'signed_in_only': True}, namespace=hana.ns,
                         callback=True)
     assert ack['ok'] is False and ack['error']['code'] == 'invalid_request'
+
+
+@pytest.mark.parametrize('kind', ['memory', 'redis'])
+def test_a_seat_keeps_its_profile_in_either_store(kind, request):
+    """What a seat shows of a signed-in account survives the store (Redis keeps strings),
+    and a resumed seat keeps it."""
+    import redis as redis_lib
+
+    from conftest import REDIS_URL
+    from rhystic.signaling.rooms import Rooms
+    from rhystic.signaling.store import MemoryStore, RedisStore
+    store = MemoryStore() if kind == 'memory' else RedisStore(
+        redis_lib.Redis.from_url(REDIS_URL, decode_responses=True),
+        request.getfixturevalue('redis_prefix'))
+    rooms = Rooms(store, 'secret', 'worker-a')
+    avatar = 'https://img.example/s.png'
+    sam = rooms.join('room-a', 8, 'u_sam', 'Sam', 's1',
+                     profile={'signed_in': True, 'avatar_url': avatar})
+    gus = rooms.join('room-a', 8, 'u_gus', 'Gus', 's2')
+    seen = {p['user_id']: p for p in gus.peers}
+    assert seen['u_sam']['signed_in'] is True and seen['u_sam']['avatar_url'] == avatar
+    assert 'signed_in' not in gus.seat.public()
+    again = rooms.join('room-a', 8, 'u_sam', 'Sam', 's3', peer_id=sam.seat.peer_id,
+                       resume=sam.resume)
+    assert again.resumed and again.seat.public()['avatar_url'] == avatar
