@@ -72,3 +72,78 @@ export function readRoles(message) {
   }
   return roles;
 }
+
+/**
+ * One link's second cameras: the sender of ours, the stream of theirs, and the roles
+ * they announced. The link (link.js) calls in at its few moments: an offer or answer
+ * made, a track received, the channel open, a negotiation done.
+ */
+export class FaceTracks {
+  /** @param {import('./link.js').Link} link */
+  constructor(link) {
+    this.link = link;
+    /** @type {?RTCRtpSender} */
+    this.sender = null;
+    this.stream = new MediaStream();
+    /** @type {?Record<string, string>} */
+    this.roles = null;
+  }
+
+  /** A new peer connection (first-contact glare): nothing of the old one holds. */
+  reset() {
+    this.sender = null;
+    this.roles = null;
+  }
+
+  /**
+   * Send our second camera (a new m-line, so a renegotiation), swap it, or stop it.
+   * @param {?MediaStreamTrack} track
+   */
+  set(track) {
+    if (this.link.closed) return;
+    if (this.sender) {
+      this.sender.replaceTrack(track).catch(() => {});
+    } else if (track) {
+      this.sender = this.link.pc.addTrack(track, new MediaStream([track]));
+    }
+  }
+
+  /** @param {RTCRtpTransceiver} transceiver @returns {boolean} */
+  isFace(transceiver) {
+    return isFace(this.link.pc, transceiver, this.roles);
+  }
+
+  /** @param {MediaStreamTrack} track their second camera */
+  receive(track) {
+    this.stream.getTracks().forEach((old) => this.stream.removeTrack(old));
+    this.stream.addTrack(track);
+    this.link.client.emit('face', this.link.peerId, this.stream);
+  }
+
+  sendRoles() {
+    const message = rolesMessage(this.link.pc, this.sender);
+    if (message) this.link.peerLink?.send(message);
+  }
+
+  /** Their `tracks` message: move a track that was taken for the other camera. */
+  takeRoles(message) {
+    const roles = readRoles(message);
+    if (!roles) return;
+    this.roles = roles;
+    const { pc, remote } = this.link;
+    for (const transceiver of pc.getTransceivers()) {
+      const track = transceiver.receiver.track;
+      if (track.kind !== 'video' || !transceiver.mid || !roles[transceiver.mid]) continue;
+      const face = roles[transceiver.mid] === 'face';
+      if (face && remote.getTracks().includes(track)) {
+        remote.removeTrack(track);
+        this.receive(track);
+      } else if (!face && this.stream.getTracks().includes(track)) {
+        this.stream.removeTrack(track);
+        remote.getVideoTracks().forEach((old) => remote.removeTrack(old));
+        remote.addTrack(track);
+        this.link.client.onTrack(remote, this.link.peerId);
+      }
+    }
+  }
+}

@@ -5,7 +5,7 @@
  * retry schedule and stats reading are linkhealth.js. No DOM code.
  * @module link
  */
-import { faceCaps, isFace, readRoles, rolesMessage } from './facecam.js';
+import { FaceTracks, faceCaps } from './facecam.js';
 import { failureReason, readStats, retryDelay } from './linkhealth.js';
 import { PeerLink } from './peerlink.js';
 
@@ -52,10 +52,8 @@ export class Link {
     this.inView = null;
     /** What we show of theirs, said again whenever the channel (re)opens. */
     this.outView = null;
-    /** The second camera (facecam.js): ours as sent, theirs as received, their roles. */
-    this.faceSender = null;
-    this.face = new MediaStream();
-    this.roles = null;
+    /** The second camera, ours and theirs (facecam.js). */
+    this.faces = new FaceTracks(this);
     this.lastInbound = null;
     this.pc = new RTCPeerConnection(client.rtcConfig);
     this._wire();
@@ -112,8 +110,8 @@ export class Link {
       }
     };
     pc.ontrack = ({ track, transceiver }) => {
-      if (track.kind === 'video' && isFace(pc, transceiver, this.roles)) {
-        this._receiveFace(track);
+      if (track.kind === 'video' && this.faces.isFace(transceiver)) {
+        this.faces.receive(track);
         return;
       }
       for (const old of this.remote.getTracks().filter((t) => t.kind === track.kind)) {
@@ -129,7 +127,7 @@ export class Link {
     pc.onsignalingstatechange = () => {
       if (pc.signalingState !== 'stable') return;
       this.client.applyCaps();
-      this._sendRoles();
+      this.faces.sendRoles();
     };
   }
 
@@ -147,7 +145,7 @@ export class Link {
       if (track) this.pc.addTrack(track, stream);
       else this.pc.addTransceiver(kind, { direction: 'sendrecv' });
     }
-    if (this.client.faceTrack) this.setFace(this.client.faceTrack);
+    if (this.client.faceTrack) this.faces.set(this.client.faceTrack);
     this._openChannel();
   }
 
@@ -157,7 +155,7 @@ export class Link {
     // One transceiver per kind carries our camera and microphone; the kinds already
     // sending (a renegotiation) count.
     const sent = new Set(this.pc.getTransceivers().filter((t) => t.currentDirection
-      && /send/.test(t.currentDirection) && t.sender !== this.faceSender)
+      && /send/.test(t.currentDirection) && t.sender !== this.faces.sender)
       .map((t) => t.receiver.track.kind));
     for (const transceiver of this.pc.getTransceivers()) {
       if (transceiver.mid === null && !transceiver.sender.track) {
@@ -189,57 +187,16 @@ export class Link {
       this.inView = view;
       this.client.applyCaps();
     });
-    this.peerLink.on('open', () => this._sendRoles());
+    this.peerLink.on('open', () => this.faces.sendRoles());
     this.peerLink.on('message', (message) => {
-      if (message.type === 'tracks') this._takeRoles(readRoles(message));
+      if (message.type === 'tracks') this.faces.takeRoles(message);
     });
     this.client.emit('peer-link', this.peerId, this.peerLink, this);  // snapshot-ui.js
   }
 
-  /**
-   * Send our second camera on this link (a new m-line, so a renegotiation), swap it,
-   * or stop it (null).
-   * @param {?MediaStreamTrack} track
-   */
+  /** @param {?MediaStreamTrack} track our second camera on this link, or none */
   setFace(track) {
-    if (this.closed) return;
-    if (this.faceSender) {
-      this.faceSender.replaceTrack(track).catch(() => {});
-    } else if (track) {
-      this.faceSender = this.pc.addTrack(track, new MediaStream([track]));
-    }
-  }
-
-  /** @param {MediaStreamTrack} track their second camera */
-  _receiveFace(track) {
-    this.face.getTracks().forEach((old) => this.face.removeTrack(old));
-    this.face.addTrack(track);
-    this.client.emit('face', this.peerId, this.face);
-  }
-
-  _sendRoles() {
-    const message = rolesMessage(this.pc, this.faceSender);
-    if (message) this.peerLink?.send(message);
-  }
-
-  /** Their announced roles: move a track that was taken for the other camera. */
-  _takeRoles(roles) {
-    if (!roles) return;
-    this.roles = roles;
-    for (const transceiver of this.pc.getTransceivers()) {
-      const track = transceiver.receiver.track;
-      if (track.kind !== 'video' || !transceiver.mid || !roles[transceiver.mid]) continue;
-      const face = roles[transceiver.mid] === 'face';
-      if (face && this.remote.getTracks().includes(track)) {
-        this.remote.removeTrack(track);
-        this._receiveFace(track);
-      } else if (!face && this.face.getTracks().includes(track)) {
-        this.face.removeTrack(track);
-        this.remote.getVideoTracks().forEach((old) => this.remote.removeTrack(old));
-        this.remote.addTrack(track);
-        this.client.onTrack(this.remote, this.peerId);
-      }
-    }
+    this.faces.set(track);
   }
 
   /**
@@ -327,7 +284,7 @@ export class Link {
         await this._send({ type: 'answer', sdp: pc.localDescription.sdp });
         this.mayOffer = true;  // later renegotiation (an ICE restart) may start here
         // Our second camera, on a link the other end offered: one more round.
-        if (this.client.faceTrack && !this.faceSender) this.setFace(this.client.faceTrack);
+        if (this.client.faceTrack && !this.faces.sender) this.faces.set(this.client.faceTrack);
       }
     } finally {
       this.answering = false;
@@ -346,6 +303,7 @@ export class Link {
     this.peerLink = null;
     this.pc.close();
     this.pc = new RTCPeerConnection(this.client.rtcConfig);
+    this.faces.reset();
     this.makingOffer = false;
     this.mayOffer = false;
     this.lastInbound = null;
@@ -510,7 +468,7 @@ export class Link {
     if (this.closed || this.pc.signalingState !== 'stable' || !wanted) return;
     for (const sender of this.pc.getSenders()) {
       if (sender.track?.kind !== 'video') continue;
-      const caps = sender === this.faceSender ? faceCaps(this.inView, sender.track) : wanted;
+      const caps = sender === this.faces.sender ? faceCaps(this.inView, sender.track) : wanted;
       const params = sender.getParameters();
       if (!params.encodings?.length) continue;  // not negotiated yet
       const encoding = params.encodings[0];
