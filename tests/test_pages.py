@@ -162,7 +162,8 @@ def test_room_page_shows_the_full_state(tmp_path):
     for n in range(2):
         rooms.join(room_id, 2, f'u_{n}', f'P{n}', f'sid{n}')
     page = client.get(f'/r/{room_id}').get_data(as_text=True)
-    assert 'This room is full.' in page
+    assert 'This room is full.' in page and 'At the table: P0, P1' in page
+    assert 'data-full="1"' in page
     assert not re.search(r'id="full-notice"[^>]*hidden', page)
     assert re.search(r'id="join-button"[^>]*disabled', page)
 
