@@ -5,7 +5,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_login import current_user
 from limits import parse_many
 
-from .api import _limit
+from .api import _is_local, _limit
 from .auth import callers, sign_in
 from .errors import ApiError
 from .extensions import limiter
@@ -22,7 +22,8 @@ DEFAULT_SEATS = 4  # a Commander pod
 def index():
     return render_template('pages/index.html', recent=session.get('recent_rooms', []),
                            display_name=_signed_in_name(), seat_choices=SEAT_CHOICES,
-                           seats=DEFAULT_SEATS, code=request.args.get('code', '')[:200])
+                           seats=DEFAULT_SEATS, code=request.args.get('code', '')[:200],
+                           cameras_blocked=_cameras_blocked())
 
 
 @bp.get('/favicon.ico')
@@ -99,6 +100,12 @@ def seats(room_id):
                         'max_peers': found.max_peers, 'players': players})
     response.headers['Cache-Control'] = 'no-store'
     return response
+
+
+def _cameras_blocked():
+    """Browsers open cameras only in a secure context: https, or http on a loopback
+    name. Said on the home page, where a friend sent http://<your-ip>:8080 looks first."""
+    return request.scheme != 'https' and not _is_local(request.host)
 
 
 def _seats_from(value):

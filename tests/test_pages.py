@@ -79,6 +79,13 @@ def test_unknown_codes_by_the_form_count_as_failed_lookups(tmp_path):
     assert post_form(client, '/join', code='typo-9').status_code == 429
 
 
+def test_home_says_when_no_camera_can_open_here(client):
+    for base in ('http://localhost:8080', 'http://127.0.0.1:8080', 'https://play.example.org'):
+        assert 'insecure-home' not in client.get('/', base_url=base).get_data(as_text=True)
+    page = client.get('/', base_url='http://192.168.1.20:8080').get_data(as_text=True)
+    assert 'id="insecure-home"' in page and 'only open cameras and microphones' in page
+
+
 def test_home_offers_2_to_8_seats_with_4_chosen(client):
     page = client.get('/').get_data(as_text=True)
     seats = re.search(r'<select id="seat-count" name="max_peers">(.*?)</select>', page, re.S)

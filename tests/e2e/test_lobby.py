@@ -163,3 +163,10 @@ def test_plain_http_from_another_machine_says_cameras_need_https(server, player)
     # The seat list still comes in over plain http.
     friend.wait_for_function(
         '() => document.getElementById("seated").textContent === "At the table: Alice"')
+    # The home page, where such a friend looks first, says it too (from the Host).
+    friend.context.unroute('http://rhystic.test/**')
+    friend.context.route('http://rhystic.test/**', lambda route: route.fulfill(response=route.fetch(
+        url=route.request.url.replace('http://rhystic.test', server.url),
+        headers={**route.request.headers, 'host': 'rhystic.test'})))
+    friend.goto('http://rhystic.test/')
+    assert 'No camera will open on this address.' in friend.inner_text('#insecure-home')
