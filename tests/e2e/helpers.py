@@ -239,6 +239,9 @@ CONTROL_OVERLAPS = """() => {
     }
     const style = getComputedStyle(el);
     if (style.display === 'none' || style.visibility === 'hidden') continue;
+    // Tile tools wait out of sight, untouchable, until hover, focus or a tap (issue 10).
+    const tools = el.closest('.tile-tools');
+    if (tools && getComputedStyle(tools).opacity === '0') continue;
     let r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
     if (el.closest('#stage')) {
