@@ -87,9 +87,9 @@ def room(room_id):
 @limiter.limit(_limit('RATELIMIT_LOBBY'))
 def seats(room_id):
     """The lobby's view of a room: how many seats are taken and by whom. The lobby has
-    no socket yet, so it polls this (every 3 s, backing off to 20 s while nothing
-    changes, and not at all in a hidden tab): one primary-key read and one presence
-    read, cheaper than a socket per visitor waiting for a seat."""
+    no socket yet, so it polls this (seatwatch.js: every 3 s, backing off to 20 s while
+    nothing changes; browsers slow it further in a background tab): a primary-key read
+    and two presence reads, cheaper than holding a socket per visitor who waits."""
     found = Room.get(room_id)
     if found is None:
         note_failed_lookup()
