@@ -13,7 +13,7 @@ import { MAX_TRANSFER_BYTES } from './peerlink.js';
 
 export const SNAPSHOT_MIME = 'image/jpeg';
 export const SNAPSHOT_QUALITY = 0.9;
-/** Accepted requests per viewer in any one second; more are answered `rate-limited`. */
+/** Requests per viewer in any one second (served or busy); more get `rate-limited`. */
 export const REQUESTS_PER_SECOND = 3;
 /** A viewer gives up on an answer after this long. */
 export const REQUEST_TIMEOUT_MS = 10000;
@@ -229,17 +229,19 @@ export class SnapshotService extends Emitter {
       message: `Your snapshot request was refused: ${code}.` });
     if ('error' in parsed) return refuse(parsed.error.code, parsed.error.id);
     if (!this.allowed()) return refuse('refused', parsed.id);
+    // Every request that gets this far counts, served or found busy: a flood is limited
+    // however it is timed.
     const state = this.serving.get(peerId) ?? { busy: false, times: [] };
     this.serving.set(peerId, state);
-    if (state.busy) return refuse('busy', parsed.id);
     const now = performance.now();
     state.times = state.times.filter((t) => now - t < 1000);
     if (state.times.length >= REQUESTS_PER_SECOND) return refuse('rate-limited', parsed.id);
+    state.times.push(now);
+    if (state.busy) return refuse('busy', parsed.id);
     const track = this.tableTrack();
     if (!track || track.readyState !== 'live' || !track.enabled) {
       return refuse('no-camera', parsed.id);
     }
-    state.times.push(now);
     state.busy = true;
     try {
       const shot = await takeSnapshot(track, parsed.region);

@@ -3,6 +3,7 @@
 with small canvas cameras. Steps and page scripts to read what each page shows."""
 import base64
 import json
+import time
 
 from e2e.conftest import COLOUR_CAMERA, NO_MICROPHONE, RECORD_PEER_CONNECTIONS
 from e2e.helpers import create_room, open_invite, tile, wait_live
@@ -26,7 +27,9 @@ GREY = """(selector) => {
     grey[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
   }
   let text = '';
-  for (let i = 0; i < grey.length; i += 8192) text += String.fromCharCode(...grey.subarray(i, i + 8192));
+  for (let i = 0; i < grey.length; i += 8192) {
+    text += String.fromCharCode(...grey.subarray(i, i + 8192));
+  }
   return {width, height, data: btoa(text)};
 }"""
 
@@ -36,7 +39,8 @@ SOURCE_TO_SCREEN = """([name, u, v]) => {
   const video = document.querySelector(`#grid .tile.remote[data-name="${name}"] video`);
   const box = video.getBoundingClientRect();
   const m = new DOMMatrix(getComputedStyle(video).transform);
-  const fit = Math.min(video.offsetWidth / video.videoWidth, video.offsetHeight / video.videoHeight);
+  const fit = Math.min(video.offsetWidth / video.videoWidth,
+                       video.offsetHeight / video.videoHeight);
   const p = new DOMMatrix([m.a, m.b, m.c, m.d, 0, 0]).transformPoint(
     new DOMPoint((u - 0.5) * video.videoWidth * fit, (v - 0.5) * video.videoHeight * fit));
   return {x: box.left + box.width / 2 + p.x, y: box.top + box.height / 2 + p.y};
@@ -100,9 +104,14 @@ def frames(page):
     return page.evaluate(LINK_FRAMES)
 
 
+# When a snapshot was last asked for: the sender accepts 3 a second from each viewer.
+LAST_REQUEST = {'at': 0.0}
+
+
 def click_source(page, name, u, v):
     point = page.evaluate(SOURCE_TO_SCREEN, [name, u, v])
     page.mouse.click(point['x'], point['y'])
+    LAST_REQUEST['at'] = time.monotonic()
 
 
 def arm(page, name):

@@ -79,7 +79,8 @@ def test_a_second_camera_is_a_second_track_whose_role_survives_reconnects(server
     sizes = bob.evaluate("""() => {
       const t = document.querySelector('#grid .tile.remote[data-name="Alice"]');
       const area = (v) => { const r = v.getBoundingClientRect(); return r.width * r.height; };
-      return [area(t.querySelector('video.tile-face')), area(t.querySelector('video:not(.tile-face)'))];
+      return [area(t.querySelector('video.tile-face')),
+              area(t.querySelector('video:not(.tile-face)'))];
     }""")
     assert sizes[0] > 4 * sizes[1], sizes
     wait_until(lambda: alice.evaluate(FACE_CAPS) == [800000], 15, interval=0.5,

@@ -5,10 +5,12 @@ full-resolution snapshot over the data channel that zbar reads. The per-link cap
 follow the viewers' spotlights (getStats on both ends); refusals, malformed and
 flooding requests get the documented answers and the link carries on.
 """
+import time
+
 import pytest
 
-from e2e.cards import (CAPTURE, arm, click_source, frames, grey_of, qr_centre, seat,
-                       snapshot_of_card)
+from e2e.cards import (CAPTURE, LAST_REQUEST, arm, click_source, frames, grey_of,
+                       qr_centre, seat, snapshot_of_card)
 from e2e.helpers import tile
 from servers import wait_until
 from y4m import HEIGHT, QR_TEXT, WIDTH, read_qr, write_y4m
@@ -73,7 +75,8 @@ def test_a_click_on_the_card_brings_a_readable_snapshot(table):
     bob.locator('.snapshot-thumb').first.click()
     bob.locator('.snapshot-share').click()
     table['Carol'].wait_for_selector('.snapshot-strip .snapshot-thumb')
-    assert 'Bob shared a snapshot of Alice' in table['Carol'].locator('.snapshot-toast').inner_text()
+    shared = table['Carol'].locator('.snapshot-toast').inner_text()
+    assert 'Bob shared a snapshot of Alice' in shared
     bob.keyboard.press('Escape')
 
 
@@ -175,9 +178,10 @@ RAW_CHANNEL = """async (messages) => {
 REGION = {'x': 0.6, 'y': 0.2, 'w': 0.2, 'h': 0.3}
 
 
-def test_bad_requests_get_error_replies_and_the_link_carries_on(table):
+def test_bad_requests_and_floods_get_error_replies_and_the_link_carries_on(table):
     bob, alice = table['Bob'], table['Alice']
     strip_before = alice.locator('.snapshot-strip .snapshot-thumb').count()
+    LAST_REQUEST['at'] = time.monotonic()
     bad = bob.evaluate(RAW_CHANNEL, [
         'not json', 'x' * 5000, {'type': 'snapshot-request', 'id': 'b1', 'region': {'x': 2}},
         {'type': 'snapshot-request', 'id': '../../etc', 'region': REGION},
@@ -187,11 +191,18 @@ def test_bad_requests_get_error_replies_and_the_link_carries_on(table):
         ('snapshot-error', 'bad-request', 'b1'), ('snapshot-error', 'bad-request', None)]
     assert bad['binary'] == 0
 
-    # A flood: one request is served, the others find it in flight.
+    # A flood: one request is served, the next two find it in flight, and past three in
+    # a second the rest are limited. (The window must hold none of Bob's earlier clicks.)
+    wait_until(lambda: time.monotonic() - LAST_REQUEST['at'] > 1.2, 5, interval=0.1,
+               message="a second without Bob's requests")
     flood = bob.evaluate(RAW_CHANNEL, [
         {'type': 'snapshot-request', 'id': f'f{i}', 'region': REGION} for i in range(6)])
-    kinds = sorted((r['type'], r.get('code') or '') for r in flood['replies'])
-    assert kinds == [('snapshot', '')] + [('snapshot-error', 'busy')] * 5, kinds
+    LAST_REQUEST['at'] = time.monotonic()
+    kinds = {r['id']: (r['type'], r.get('code') or '') for r in flood['replies']}
+    assert kinds == {'f0': ('snapshot', ''), 'f1': ('snapshot-error', 'busy'),
+                     'f2': ('snapshot-error', 'busy'), 'f3': ('snapshot-error', 'rate-limited'),
+                     'f4': ('snapshot-error', 'rate-limited'),
+                     'f5': ('snapshot-error', 'rate-limited')}, kinds
     header = next(r for r in flood['replies'] if r['type'] == 'snapshot')
     # Only the crop asked for: 0.2 x 0.3 of 1920 x 1080.
     assert (header['width'], header['height']) == (384, 324)
@@ -208,7 +219,11 @@ def test_bad_requests_get_error_replies_and_the_link_carries_on(table):
         width: 10, height: 10, bytes: 5 * 1024 * 1024}));
       channel.send(new Uint8Array(16384));
     }""")
-    # The link carries on: a real snapshot still works, and nothing joined Alice's strip.
+    # The link carries on: a real snapshot still works (once the flood's second is over),
+    # and nothing joined Alice's strip.
+    wait_until(lambda: time.monotonic() - LAST_REQUEST['at'] > 1.2, 5, interval=0.1,
+               message='a second after the flood')
     texts, _ = snapshot_of_card(bob)
     assert texts == [QR_TEXT]
     assert alice.locator('.snapshot-strip .snapshot-thumb').count() == strip_before
+
