@@ -76,6 +76,7 @@ export class Lobby {
     this.closePreview();
     if (!navigator.mediaDevices) return;
     $('preview-status').textContent = 'Opening your camera…';
+    $('preview-status').hidden = false;
     const { stream, error } = await openLocalMedia({
       ...this.devices, capture: this.capture, audio: !this.voiceElsewhere,
     });
