@@ -258,6 +258,15 @@ def test_shortcuts_help_favicon_and_a_clean_console(server, player):
     gap = max(spot_box['x'] - (kick_box['x'] + kick_box['width']),
               kick_box['x'] - (spot_box['x'] + spot_box['width']))
     assert gap >= 24, (kick_box, spot_box)
+    alice.screenshot(path='/tmp/shots/h10b/desktop-2-players-tools.png')
+    # Tools out of sight show for the keyboard too: Tab onto one, and the row appears.
+    alice.mouse.move(1, 1)
+    shown = ("() => getComputedStyle(document.querySelector("
+             "'#grid .tile.remote .tile-tools')).opacity === '1'")
+    alice.wait_for_function(f'() => !({shown})()')
+    alice.focus('#grid .tile.remote .tool-rotate')
+    alice.keyboard.press('Tab')
+    alice.wait_for_function(shown)
     # /favicon.ico answers, and no page asked for anything that is not there.
     answer = requests.get(server.url + '/favicon.ico', timeout=10)
     assert answer.status_code == 200 and answer.content
