@@ -206,6 +206,9 @@ export class SnapshotUI {
       const shot = await this.service.request(peerId, region);
       await this.open(shot);
       this.addToStrip(shot);
+      // Where the time went, for the benchmark: in all, to the last chunk, at the sender.
+      this.panel.dataset.arrivedMs = String(Math.round(shot.ms));
+      this.panel.dataset.senderMs = String(shot.senderMs ?? '');
       this.panel.dataset.ms = String(Math.round(performance.now() - clicked));
       tile.dataset.snapshot = 'shown';
     } catch (error) {

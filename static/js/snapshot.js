@@ -36,8 +36,9 @@ export const SNAPSHOT_ERRORS = {
  * @typedef {{x: number, y: number, w: number, h: number}} Region
  *   normalised to the source frame: (0, 0) its top-left corner, (1, 1) its bottom-right
  * @typedef {{id: string, of: string, from: string, blob: Blob, width: number,
- *            height: number, region: ?Region, ms: number}} Snapshot
- *   `of`: whose table; `from`: whose browser sent it to us (the same, unless shared)
+ *            height: number, region: ?Region, ms: number, senderMs?: ?number}} Snapshot
+ *   `of`: whose table; `from`: whose browser sent it to us (the same, unless shared);
+ *   `ms`: request to last chunk; `senderMs`: the sender's grab, crop and encode
  */
 
 /**
@@ -213,7 +214,8 @@ export class SnapshotService extends Emitter {
       if (!wait || header.id !== wait.id || !width || !height) return;
       this._settle(peerId);
       wait.resolve({ id: wait.id, of: peerId, from: peerId, blob, width, height,
-        region: wait.region, ms: performance.now() - wait.at });
+        region: wait.region, ms: performance.now() - wait.at,
+        senderMs: Number.isFinite(header.took_ms) ? header.took_ms : null });
     } else if (header.type === 'snapshot-share' && width && height) {
       const of = typeof header.of === 'string' ? header.of.slice(0, 64) : peerId;
       const id = typeof header.id === 'string' ? header.id.slice(0, 64) : newId();
@@ -246,8 +248,9 @@ export class SnapshotService extends Emitter {
     try {
       const shot = await takeSnapshot(track, parsed.region);
       if (shot.blob.size > MAX_TRANSFER_BYTES) return refuse('too-large', parsed.id);
+      // took_ms: grab, crop and encode, so that a viewer can tell where its wait went.
       const header = { type: 'snapshot', id: parsed.id, mime: SNAPSHOT_MIME,
-        width: shot.width, height: shot.height };
+        width: shot.width, height: shot.height, took_ms: Math.round(performance.now() - now) };
       if (await link.sendTransfer(header, shot.blob)) this.emit('taken', peerId);
     } catch (error) {
       console.warn('rhystic: snapshot failed', error);
