@@ -29,6 +29,8 @@ export class HostingUI {
     /** @type {Map<string, HTMLElement>} knock_id -> its prompt */
     this.prompts = new Map();
     this._wasHost = null;
+    /** @type {boolean|undefined} the last signed_in_only seen, to say when it changes */
+    this._signedInOnly = undefined;
     this.controls.on('change', (update) => this._onChange(update));
     new MutationObserver(() => this.renderTiles()).observe(this.grid, { childList: true });
     $('host-button').addEventListener('click', () => this.dialog.showModal());
@@ -135,8 +137,10 @@ export class HostingUI {
     button.setAttribute('aria-label', `Who may join (host): the room is ${state}`);
     // Everyone else sees that the room is locked; the host sees it on their button.
     const lock = $('room-lock');
-    lock.hidden = !control.locked || isHost;
-    lock.textContent = control.knock ? 'Locked · knock to join' : 'Locked';
+    lock.hidden = !(control.locked || control.signed_in_only) || isHost;
+    const locked = !control.locked ? '' : control.knock ? 'Locked · knock to join' : 'Locked';
+    lock.textContent = control.signed_in_only
+      ? [locked, 'Signed-in players only'].filter(Boolean).join(' · ') : locked;
     this._renderDialog(isHost);
     this._renderKnocks(isHost);
     this.renderTiles();
@@ -218,6 +222,9 @@ export class HostingUI {
   _announce(update) {
     const isHost = this.controls.isHost;
     let text = '';
+    const signedInOnlyChanged = this._signedInOnly !== undefined
+      && update.signed_in_only !== this._signedInOnly;
+    this._signedInOnly = update.signed_in_only;
     if (update.reason === 'welcome') {
       this._wasHost = isHost;
       return;
@@ -225,6 +232,9 @@ export class HostingUI {
     if (this._wasHost !== null && isHost !== this._wasHost) {
       text = isHost ? 'You are now the host: you can lock the room and let people in.'
         : `${this._nameOf(update.host)} is now the host.`;
+    } else if (update.reason === 'settings' && !isHost && signedInOnlyChanged) {
+      text = update.signed_in_only ? 'Only signed-in players may join now.'
+        : 'Guests may join again.';
     } else if (update.reason === 'settings' && !isHost) {
       text = !update.locked ? 'The host opened the room.'
         : 'The host locked the room.';

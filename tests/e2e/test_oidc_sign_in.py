@@ -186,6 +186,8 @@ def test_the_room_shows_who_signed_in_and_can_refuse_guests(site, browser, playe
     erin.get_by_role('switch', name='Only signed-in players may join').check()
     expect(erin.locator('#signed-in-switch')).to_be_checked()
     erin.keyboard.press('Escape')
+    expect(guest.locator('#room-lock')).to_have_text('Signed-in players only')
+    expect(guest.locator('#host-live')).to_have_text('Only signed-in players may join now.')
     late = player()
     late.goto(invite)
     late.fill('#name-input', 'Late')
