@@ -16,6 +16,8 @@ import { SignalingError } from './signaling.js';
 const $ = (id) => document.getElementById(id);
 
 const LOCKED_MESSAGE = 'This room is locked by its host. Ask them to open it, then try again.';
+const SIGN_IN_MESSAGE = 'This room is for signed-in players only: sign in on the home page '
+  + '(your name and rooms are kept), then come back.';
 
 export class HostingUI {
   /** @param {HTMLElement} root the room page */
@@ -76,6 +78,9 @@ export class HostingUI {
     try {
       return await attempt();
     } catch (error) {
+      if (error.code === 'sign_in_required') {
+        throw new SignalingError(error.code, SIGN_IN_MESSAGE, error.data);
+      }
       if (error.code !== 'room_locked') throw error;
       if (!error.data?.knock) throw new SignalingError('room_locked', LOCKED_MESSAGE, error.data);
     }

@@ -192,7 +192,7 @@ def test_the_room_shows_who_signed_in_and_can_refuse_guests(site, browser, playe
     late.goto(invite)
     late.fill('#name-input', 'Late')
     late.click('#join-button')
-    expect(late.locator('#join-error')).to_contain_text('only signed-in players may join')
+    expect(late.locator('#join-error')).to_contain_text('for signed-in players only')
     assert late.get_attribute('#room-app', 'data-view') == 'lobby'
     expect(tile(erin, 'Gus')).to_be_visible()
     erin.context.close()
