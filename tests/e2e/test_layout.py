@@ -174,6 +174,16 @@ def test_tiles_fill_the_stage_at_2_4_and_8_players(room):
             used[(view, count)] = round(use['used'], 3)
             alice.screenshot(path=f'{SHOTS}/layout-{count}-players-{view}.png')
     print('stage used', used)
+    # The spotlight at 8: Bob large, the seven others in a strip, nothing overlapping.
+    alice.evaluate("() => document.querySelector('#grid .tile.remote[data-name=\"Bob\"] "
+                   ".tool-spotlight').click()")
+    for view, size in VIEWPORTS.items():
+        alice.set_viewport_size(size)
+        use = stage_use(alice, 8)
+        check_layout(use, 8)
+        bob = next(t for t in use['tiles'] if t['name'] == 'Bob')
+        assert all(bob['w'] * bob['h'] > 4 * t['w'] * t['h'] for t in use['tiles'] if t is not bob)
+        alice.screenshot(path=f'{SHOTS}/spotlight-8-players-{view}.png')
     for (view, count), share in used.items():
         if count in (2, 4):
             assert share >= USED_AT_LEAST, (view, count, used)
