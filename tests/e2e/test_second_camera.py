@@ -3,6 +3,8 @@ camera; Bob receives it as a second video track on the same link, shown as an in
 can swap which is big (and Alice then sends it larger), and after either of them
 reconnects the roles are the same: the green camera is still the inset (or the big
 one, as Bob chose)."""
+import os
+
 import pytest
 
 from e2e.helpers import create_room, join_room, open_invite, tile, wait_live
@@ -60,7 +62,8 @@ def wait_face(page, name='Alice'):
     wait_until(shown, 30, interval=0.5, message=f'the second camera as the inset: {state}')
 
 
-def test_a_second_camera_is_a_second_track_whose_role_survives_reconnects(server, player):
+def test_a_second_camera_is_a_second_track_whose_role_survives_reconnects(server, player,
+                                                                         artifacts):
     alice = player(second_camera=True, microphone=False)
     bob = player(microphone=False)
     invite = create_room(alice, server.url, 'Alice')
@@ -83,6 +86,7 @@ def test_a_second_camera_is_a_second_track_whose_role_survives_reconnects(server
               area(t.querySelector('video:not(.tile-face)'))];
     }""")
     assert sizes[0] > 4 * sizes[1], sizes
+    bob.screenshot(path=os.path.join(artifacts, 'second-camera-swapped.png'))
     wait_until(lambda: alice.evaluate(FACE_CAPS) == [800000], 15, interval=0.5,
                message='the second camera sent large once Bob enlarged it')
 

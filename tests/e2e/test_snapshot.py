@@ -5,6 +5,7 @@ full-resolution snapshot over the data channel that zbar reads. The per-link cap
 follow the viewers' spotlights (getStats on both ends); refusals, malformed and
 flooding requests get the documented answers and the link carries on.
 """
+import os
 import time
 
 import pytest
@@ -42,7 +43,7 @@ def table(start_server, launch_chromium, browser, tmp_path_factory):
         camera_browser.close()
 
 
-def test_a_click_on_the_card_brings_a_readable_snapshot(table):
+def test_a_click_on_the_card_brings_a_readable_snapshot(table, artifacts):
     bob, alice = table['Bob'], table['Alice']
     # Nobody looks closely: each link is scaled to its tile, and the code is unreadable.
     wait_until(lambda: 0 < frames(bob)['Alice']['inWidth'] <= 960, 30, interval=0.5,
@@ -73,6 +74,7 @@ def test_a_click_on_the_card_brings_a_readable_snapshot(table):
         card.locator(tool).dispatch_event('click')
     # Shared with the room: it lands in Carol's strip.
     bob.locator('.snapshot-thumb').first.click()
+    bob.screenshot(path=os.path.join(artifacts, 'snapshot-panel.png'))
     bob.locator('.snapshot-share').click()
     table['Carol'].wait_for_selector('.snapshot-strip .snapshot-thumb')
     shared = table['Carol'].locator('.snapshot-toast').inner_text()
