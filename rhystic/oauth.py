@@ -293,8 +293,11 @@ def _callback_url(name):
 
 def _local_path(value):
     """Where to go after signing in: a path on this site only, never another origin."""
+    # Browsers drop tabs and newlines from URLs, and read '\\' as '/': '/\t/evil.example'
+    # would be '//evil.example', another origin.
     if not isinstance(value, str) or not value.startswith('/') or value.startswith('//') \
-            or '\\' in value or len(value) > 200:
+            or len(value) > 200 \
+            or any(ch == '\\' or ch.isspace() or not ch.isprintable() for ch in value):
         return None
     return value
 

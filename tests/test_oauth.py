@@ -307,3 +307,13 @@ def test_a_seat_keeps_its_profile_in_either_store(kind, request):
     again = rooms.join('room-a', 8, 'u_sam', 'Sam', 's3', peer_id=sam.seat.peer_id,
                        resume=sam.resume)
     assert again.resumed and again.seat.public()['avatar_url'] == avatar
+
+
+@pytest.mark.parametrize('next_path, kept', [
+    ('/r/kfp-7wq2-mzt', True), ('/', True),
+    ('//evil.example/', False), ('/\t/evil.example', False), ('/\\evil.example', False),
+    ('https://evil.example/', False), ('/\n/evil.example', False), (None, False),
+])
+def test_only_a_path_on_this_site_is_a_place_to_return_to(next_path, kept):
+    from rhystic.oauth import _local_path
+    assert _local_path(next_path) == (next_path if kept else None)
