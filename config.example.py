@@ -88,6 +88,7 @@ RATELIMIT_ROOMS = '200 per hour;20 per minute'   # POST /api/rooms
 RATELIMIT_TURN = '600 per hour;60 per minute'    # GET /turn and GET /api/ice-servers
 RATELIMIT_JOIN_FAILURES = '20 per minute'        # unknown room ids (guessing)
 RATELIMIT_SIGN_IN = '30 per minute;300 per hour'  # sign-ins started and finished
+RATELIMIT_LOBBY = '1200 per hour;120 per minute'  # GET /api/rooms/<id>/seats (the lobby polls it)
 RATELIMIT_HEADERS_ENABLED = True                 # X-RateLimit-* and Retry-After
 
 # --- Signing in with Discord, Google or any OpenID Connect provider ------------------------

