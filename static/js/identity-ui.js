@@ -27,11 +27,15 @@ export function showIdentity(tile, peer) {
     avatar.height = 20;
     avatar.referrerPolicy = 'no-referrer';
     avatar.decoding = 'async';
+    // A picture that does not load (gone, or blocked) is left out, not shown broken.
+    avatar.addEventListener('error', () => { avatar.hidden = true; });
+    avatar.addEventListener('load', () => { avatar.hidden = false; });
     caption.prepend(avatar);
   }
-  if (avatar) {
-    avatar.hidden = !url;
-    if (url && avatar.getAttribute('src') !== url) avatar.src = url;
+  if (avatar && avatar.getAttribute('src') !== url) {
+    avatar.hidden = true;  // until it loads
+    if (url) avatar.src = url;
+    else avatar.removeAttribute('src');
   }
   let mark = caption.querySelector('.badge-signed-in');
   if (signedIn && !mark) {

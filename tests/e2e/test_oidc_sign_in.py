@@ -6,6 +6,7 @@ Two issuers run in one provider process: "Test" and "Other" to Rhystic. A third 
 "Down", points at a port nobody listens on. PKCE is required by the provider, so every
 sign-in that works proves the S256 challenge was sent and verified.
 """
+import base64
 import re
 from urllib.parse import quote, urljoin
 
@@ -160,6 +161,16 @@ def signed_in_player(browser, server, login):
     return page
 
 
+# A 1x1 PNG: the provider's picture host (avatars.rhystic.test) is not on this machine.
+PICTURE = base64.b64decode('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAF'
+                           'BQIAX8jx0gAAAABJRU5ErkJggg==')
+
+
+def serve_picture(page):
+    page.route('https://avatars.rhystic.test/**',
+               lambda route: route.fulfill(status=200, content_type='image/png', body=PICTURE))
+
+
 def test_the_room_shows_who_signed_in_and_can_refuse_guests(site, browser, player):
     server, _provider = site
     erin = signed_in_player(browser, server, 'erin')
@@ -167,16 +178,20 @@ def test_the_room_shows_who_signed_in_and_can_refuse_guests(site, browser, playe
     erin.click('#create-room')  # the name field holds "Erin" already
     erin.wait_for_url('**/r/**')
     invite = erin.url
-    join_room(erin)
     avatar = 'https://avatars.rhystic.test/erin.png'
+    serve_picture(erin)
+    join_room(erin)
     expect(erin.locator('#grid .tile.self .tile-avatar')).to_have_attribute('src', avatar)
+    expect(erin.locator('#grid .tile.self .tile-avatar')).to_be_visible()
 
     # A guest sees Erin's picture and mark; their own tile has neither.
     guest = player()
+    serve_picture(guest)
     guest.goto(invite)
     join_room(guest, 'Gus')
     erin_tile = tile(guest, 'Erin')
     expect(erin_tile.locator('.tile-avatar')).to_have_attribute('src', avatar)
+    expect(erin_tile.locator('.tile-avatar')).to_be_visible()
     expect(erin_tile.locator('.badge-signed-in')).to_be_visible()
     expect(guest.locator('#grid .tile.self .badge-signed-in')).to_have_count(0)
 
