@@ -233,6 +233,10 @@ export class TileGrid {
     if (peer.self) {
       kick.remove();
       el.querySelector('.tile-confirm').remove();
+      // Mirroring is the player's choice for their own view, per camera (tileprefs.js).
+      const flip = el.querySelector('.tool-flip');
+      flip.title = 'Mirror your view (only you see it mirrored)';
+      flip.setAttribute('aria-label', 'Mirror your view');
       size.addEventListener('click', () => this._resizeSelf());
       this._showSelfSize(size);
     } else {
@@ -259,13 +263,9 @@ export class TileGrid {
     this._layout();
   }
 
-  /** @param {HTMLElement} button */
+  /** @param {HTMLElement} button a toggle: its name stays, aria-pressed says the state */
   _showSelfSize(button) {
-    const small = this.prefs.selfSize === 'small';
-    const label = small ? 'Show your view as large as the others' : 'Show your view smaller';
-    button.setAttribute('aria-label', label);
-    button.title = label;
-    button.setAttribute('aria-pressed', String(!small));
+    button.setAttribute('aria-pressed', String(this.prefs.selfSize === 'same'));
   }
 
   /**
