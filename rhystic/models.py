@@ -41,6 +41,10 @@ MAX_MARKS_PER_CHARACTER = 3
 def clean_display_name(value):
     if not isinstance(value, str):
         raise ValidationError('display_name must be a string', 'display_name')
+    # The limit holds for what was sent as well as what is kept: docs/openapi.yaml says
+    # maxLength 40, so 41 characters are refused even when stripping would shorten them.
+    if len(value) > 40:
+        raise ValidationError('display_name must be 1 to 40 characters', 'display_name')
     value = unicodedata.normalize('NFC', value).strip()
     if not 1 <= len(value) <= 40:
         raise ValidationError('display_name must be 1 to 40 characters', 'display_name')
