@@ -77,7 +77,7 @@ def room(room_id):
     config = current_app.config
     return render_template(
         'pages/room.html', room=found.to_dict(presence.peer_count(found.id)),
-        players=[peer['display_name'] for peer in presence.peers(found.id)],
+        players=_seated_names(found.id, presence),
         display_name=_signed_in_name(),
         capture={'width': config['CAPTURE_WIDTH'], 'height': config['CAPTURE_HEIGHT'],
                  'fps': config['CAPTURE_FPS']})
@@ -95,11 +95,19 @@ def seats(room_id):
         note_failed_lookup()
         raise ApiError(404, 'no such room', 'room_not_found')
     presence = current_app.extensions['rhystic.rooms']
-    players = [peer['display_name'] for peer in presence.peers(found.id)]
+    players = _seated_names(found.id, presence)
     response = jsonify({'peer_count': presence.peer_count(found.id),
                         'max_peers': found.max_peers, 'players': players})
     response.headers['Cache-Control'] = 'no-store'
     return response
+
+
+def _seated_names(room_id, presence):
+    """Who sits in the room, for its lobby; nobody's name while the host keeps it locked:
+    a locked room lets in only whom the host admits, so a code alone tells only the count."""
+    if current_app.extensions['rhystic.signaling'].hosting.control(room_id).locked:
+        return []
+    return [peer['display_name'] for peer in presence.peers(room_id)]
 
 
 def _cameras_blocked():

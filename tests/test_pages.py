@@ -121,6 +121,18 @@ def test_seats_lists_who_is_seated(tmp_path):
     assert missing.get_json()['error']['code'] == 'room_not_found'
 
 
+def test_seats_of_a_locked_room_name_nobody(tmp_path):
+    app = make_app(tmp_path)
+    client = app.test_client()
+    room_id = new_room(client, new_user(client)['token'], max_peers=3)
+    app.extensions['rhystic.rooms'].join(room_id, 3, 'u_1', 'Ann', 'sid1')
+    with app.app_context():
+        app.extensions['rhystic.signaling'].hosting.controls.change(room_id, locked=True)
+    seats = client.get(f'/api/rooms/{room_id}/seats').get_json()
+    assert seats == {'peer_count': 1, 'max_peers': 3, 'players': []}
+    assert b'Ann' not in client.get(f'/r/{room_id}').data
+
+
 def test_seats_is_rate_limited(tmp_path):
     app = make_app(tmp_path, RATELIMIT_LOBBY='2 per minute')
     client = app.test_client()
