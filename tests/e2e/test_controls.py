@@ -72,6 +72,11 @@ def test_spotlight_enlarges_and_rotation_survives_a_reload(call):
     small = bob_tile.bounding_box()
     bob_tile.locator('.tile-media').click()
     alice.wait_for_function("() => document.querySelector('#grid .tile.remote.spotlight')")
+    # layout.js places the tiles a moment after the class changes (seen: the own view
+    # still 349 px wide at once, 188 px soon after): wait for the strip, then measure.
+    alice.wait_for_function(
+        "() => document.querySelector('#grid .tile.self').getBoundingClientRect().width <= 240",
+        timeout=5000)
     big = bob_tile.bounding_box()
     # Tiles already fill the stage (layout.js): the spotlight keeps Bob at least as large
     # and moves the others, here the own view, to a narrow strip beside him.
