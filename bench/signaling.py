@@ -364,6 +364,8 @@ def room_setup(gens, meter, url, rooms, mode, args):
     done = len(times)
     return {'window': [t0, time.time()], 'mode': mode, 'rooms': len(rooms), 'completed': done,
             'errors': sum(r['errors'] for r in replies),
+            'incomplete': [x for r in replies for x in r.get('incomplete', [])][:5],
+            'duplicates': sum(r.get('duplicates', 0) for r in replies),
             'frames_per_room': frames_per_room(mode, args),
             'cpu_ms_per_room': round((cpu1 - cpu0) / len(rooms) * 1000, 2),
             'redis_cpu_ms_per_room': (round((redis1 - redis0) / len(rooms) * 1000, 2)
@@ -538,7 +540,9 @@ def table(results, args):
         row(f'  setup p50 / p99 ({args.setup_rooms} rooms at once)', lambda r, mode=mode: (
             f"{fmt(r['setup'][mode]['p50_ms'], '', 0)} / "
             f"{fmt(r['setup'][mode]['p99_ms'], ' ms', 0)}, "
-            f"{r['setup'][mode]['completed']} done"))
+            f"{r['setup'][mode]['completed']} done"
+            + (f", {r['setup'][mode]['duplicates']} candidates delivered twice"
+               if r['setup'][mode]['duplicates'] else '')))
     if args.storm_rooms:
         row(f'join storm {args.storm_rooms}x8: all rooms done',
             lambda r: fmt(r['storm']['all_done_ms'], ' ms', 0))

@@ -29,6 +29,7 @@ def test_signaling_bench_smoke(tmp_path):
         '--servers', 'node,rhystic-1w,rhystic-2w', '--storm-rooms', '3',
         '--hold-rooms', '3', '--hold-rate', '100', '--rooms', '2', '--rates', '100',
         '--seconds', '1', '--search-rates', '200', '--search-seconds', '1', '--procs', '2',
+        '--setup-rooms', '2', '--idle-seconds', '1',
     ], tmp_path, timeout=400)
     assert result['errors'] == []
     assert [r['server'] for r in result['results']] == ['node', 'rhystic-1w', 'rhystic-2w']
@@ -37,11 +38,19 @@ def test_signaling_bench_smoke(tmp_path):
             server['server'], server['storm'])
         assert server['hold']['peers'] == 24 and server['hold']['failed'] == 0
         assert server['relay_sockets']['peers'] == 16
+        for mode in ('join', 'before', 'after'):  # a room set up as the web client does
+            setup = server['setup'][mode]
+            assert setup['completed'] == 2 and setup['errors'] == 0, (server['server'], setup)
+        assert server['setup']['after']['frames_per_room'] < \
+            server['setup']['before']['frames_per_room']
+        if server['server'] != 'node':  # the worker's GC pauses are read from its log
+            assert server['hold']['relay']['gc'] is not None
         for run in [server['hold']['relay'], *server['relay'], *server['search']]:
             assert run['sent'] > 0
             assert run['lost'] == 0 and run['received'] == run['sent'], run
             assert run['ack_errors'] == 0 and run['acked'] == run['sent'], run
     assert 'rhystic-1w / node CPU per signal' in table
+    assert 'rhystic-1w / node CPU per room setup (after)' in table
     assert result['machine']['nproc'] and result['machine']['python-socketio']
 
 
