@@ -38,7 +38,8 @@ def churn(gens, target, rooms, args, stop, counts):
         for room in batch:
             free_at[room['id']] = now + (0 if leave else 30)
         reply = gens.ask({'cmd': 'setup', 'url': target.url, 'rooms': batch, 'peers': PEERS,
-                          'sdpBytes': 2000, 'mode': 'after', 'candidates': 12, 'batches': 2,
+                          'sdpBytes': 2000, 'mode': args.churn_mode, 'candidates': 12,
+                          'batches': 2,
                           'timeoutMs': 30000})[0]
         counts['rooms'] += reply['completed']
         counts['errors'] += reply['errors']
@@ -117,6 +118,8 @@ def main(argv=None):
     p.add_argument('--warmup', type=float, default=2, help='minutes before RSS counts')
     p.add_argument('--hold-rooms', type=int, default=125)
     p.add_argument('--churn-rooms', type=int, default=5)
+    p.add_argument('--churn-mode', default='after', choices=['before', 'after'],
+                   help='candidates one by one with acks, or in lists without (issue 15)')
     p.add_argument('--rate', type=int, default=200, help='relayed signals a second')
     p.add_argument('--round', type=float, default=10, help='seconds between RSS readings')
     p.add_argument('--json', metavar='FILE')
