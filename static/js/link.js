@@ -1,12 +1,13 @@
 /**
  * One RTCPeerConnection to one remote peer: perfect negotiation, trickle ICE, retries
- * with backoff (an ICE restart, or a fresh offer), the local media it sends and the
- * caps on it. The data channel beside the media is peerlink.js; failure reasons, the
- * retry schedule and stats reading are linkhealth.js. No DOM code.
+ * with backoff (an ICE restart, or a fresh offer). The local media it sends and the caps
+ * on it are linkmedia.js; the data channel beside the media is peerlink.js; failure
+ * reasons, the retry schedule and stats reading are linkhealth.js. No DOM code.
  * @module link
  */
-import { FaceTracks, faceCaps } from './facecam.js';
+import { FaceTracks } from './facecam.js';
 import { failureReason, readStats, retryDelay } from './linkhealth.js';
+import { addLocalMedia, answerWithLocalMedia, applySenderCaps, replaceTrack } from './linkmedia.js';
 import { PeerLink } from './peerlink.js';
 
 /**
@@ -18,9 +19,6 @@ import { PeerLink } from './peerlink.js';
  *   `attempt`: tries made since the link was last up (0 for the first); `retryAt`: when
  *   a failed link tries again (a Date.now() time), null while a try is under way.
  */
-
-const KINDS = ['audio', 'video'];
-const DEGRADATION = 'maintain-resolution';
 
 /** One peer connection and its perfect-negotiation state. */
 export class Link {
@@ -139,43 +137,13 @@ export class Link {
    * duplicate m-lines.
    */
   _addLocalMedia() {
-    const stream = this.client.localStream;
-    for (const kind of KINDS) {
-      const track = stream?.getTracks().find((t) => t.kind === kind) ?? null;
-      if (track) this.pc.addTrack(track, stream);
-      else this.pc.addTransceiver(kind, { direction: 'sendrecv' });
-    }
-    if (this.client.faceTrack) this.faces.set(this.client.faceTrack);
+    addLocalMedia(this);
     this._openChannel();
   }
 
   /** The answerer's side: send on the transceivers the offer created. */
   _answerWithLocalMedia() {
-    const stream = this.client.localStream;
-    // One transceiver per kind carries our camera and microphone; the kinds already
-    // sending (a renegotiation) count.
-    const sent = new Set(this.pc.getTransceivers().filter((t) => t.currentDirection
-      && /send/.test(t.currentDirection) && t.sender !== this.faces.sender)
-      .map((t) => t.receiver.track.kind));
-    for (const transceiver of this.pc.getTransceivers()) {
-      if (transceiver.mid === null && !transceiver.sender.track) {
-        // Ours, from an offer we rolled back, for a kind we have no track for: the
-        // remote offer brought its own, and this one would only add an m-line later.
-        transceiver.stop();
-        continue;
-      }
-      if (transceiver.sender.track || transceiver.currentDirection) continue;
-      const kind = transceiver.receiver.track.kind;
-      const track = stream?.getTracks().find((t) => t.kind === kind) ?? null;
-      if (sent.has(kind)) {
-        transceiver.direction = 'recvonly';  // their second camera: ours goes elsewhere
-        continue;
-      }
-      sent.add(kind);
-      transceiver.direction = 'sendrecv';
-      if (track) transceiver.sender.replaceTrack(track);
-      if (stream) transceiver.sender.setStreams?.(stream);
-    }
+    answerWithLocalMedia(this);
     this._openChannel();
   }
 
@@ -443,13 +411,8 @@ export class Link {
   }
 
   /** @param {'audio'|'video'} kind @param {?MediaStreamTrack} track */
-  async replaceTrack(kind, track) {
-    for (const transceiver of this.pc.getTransceivers()) {
-      if (transceiver.receiver.track.kind !== kind || transceiver.stopped) continue;
-      if (transceiver.direction === 'sendrecv' || transceiver.direction === 'sendonly') {
-        await transceiver.sender.replaceTrack(track);
-      }
-    }
+  replaceTrack(kind, track) {
+    return replaceTrack(this.pc, kind, track);
   }
 
   /**
@@ -459,33 +422,8 @@ export class Link {
    */
   applyCaps(caps) {
     this.wantedCaps = caps;
-    this.capsChain = (this.capsChain ?? Promise.resolve()).then(() => this._applyCaps());
+    this.capsChain = (this.capsChain ?? Promise.resolve()).then(() => applySenderCaps(this));
     return this.capsChain;
-  }
-
-  async _applyCaps() {
-    const wanted = this.wantedCaps;
-    if (this.closed || this.pc.signalingState !== 'stable' || !wanted) return;
-    for (const sender of this.pc.getSenders()) {
-      if (sender.track?.kind !== 'video') continue;
-      const caps = sender === this.faces.sender ? faceCaps(this.inView, sender.track) : wanted;
-      const params = sender.getParameters();
-      if (!params.encodings?.length) continue;  // not negotiated yet
-      const encoding = params.encodings[0];
-      if (encoding.maxBitrate === caps.maxBitrate
-          && encoding.scaleResolutionDownBy === caps.scaleResolutionDownBy
-          && encoding.maxFramerate === caps.maxFramerate
-          && params.degradationPreference === DEGRADATION) continue;
-      Object.assign(encoding, caps);
-      // A table is read, not watched: under pressure drop frames, keep the size
-      // (media.js gives the track contentHint 'detail' for the same reason).
-      params.degradationPreference = DEGRADATION;
-      try {
-        await sender.setParameters(params);
-      } catch (error) {
-        console.warn('rhystic: could not cap the sender', error);
-      }
-    }
   }
 
   /** @param {RTCConfiguration} config fresh TURN credentials */
