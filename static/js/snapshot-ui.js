@@ -88,7 +88,9 @@ export class SnapshotUI {
       this.allowed = this.allowBox.checked;
       localStorage.setItem(ALLOWED_KEY, this.allowed ? 'on' : 'off');
     });
-    label.append(this.allowBox, text('span', 'Let others take snapshots of my table'));
+    // Short, so that it fits a phone's control row; the tooltip says it in full.
+    label.title = 'Let others take snapshots of my table: a sharp picture of a card they click';
+    label.append(this.allowBox, text('span', 'Allow snapshots'));
     controls.append(label);
 
     this.toast = el('p', 'snapshot-toast');
