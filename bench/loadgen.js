@@ -164,29 +164,37 @@ async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
 // until issue 15); 'after': in `batches` lists, without an ack; 'join': no signals at
 // all, to tell the joins' share. Resolves when every room is complete; the sockets are
 // kept (held) so that the caller can read the server's CPU before they leave.
+// Joining at once, two newcomers can each find the other in their welcome and both offer
+// (docs/protocol.md §9); each then sends its candidates twice, once per round, as two
+// peer connections would, with their own ufrag. So the room is done when every offer
+// sent has its answer and every candidate sent has arrived, and a candidate counts as a
+// duplicate only if the same one (same round) arrives twice.
 async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, timeoutMs }) {
   const start = performance.now();
   const pairs = (peers * (peers - 1)) / 2;
-  const wanted = mode === 'join' ? 0 : pairs * 2 * candidates;
   let finished = 0, errors = 0, resolveAll;
   const all = new Promise((r) => { resolveAll = r; });
   const ackCheck = (ack) => {
     if (!ack || !ack.ok) { errors++; fail(`setup signal refused: ${JSON.stringify(ack)}`); }
   };
   const state = rooms.map((room) => ({ room, answered: new Set(), got: 0, joined: 0,
-    seen: new Set(), duplicates: 0, at: null, entry: { id: room.id, peers: [] } }));
+    sent: 0, offers: 0, answers: 0, seen: new Set(), duplicates: 0, at: null,
+    entry: { id: room.id, peers: [] } }));
   const check = (st) => {
+    // All pairs answered means every welcome was handled (a socket hears its welcome
+    // before any signal), so every offer, and with it every candidate, is counted.
     const done = mode === 'join' ? st.joined === peers
-      : st.answered.size === pairs && st.got === wanted;
+      : st.answered.size === pairs && st.answers === st.offers && st.got === st.sent;
     if (done && st.at === null) {
       st.at = performance.now() - start;
       if (++finished === state.length) resolveAll();
     }
   };
-  const sendCandidates = (peer, to) => {
+  const sendCandidates = (st, peer, to, round) => {
+    st.sent += candidates;
     const list = Array.from({ length: candidates }, (_, i) => ({
       candidate: `candidate:${i} 1 udp 2122260223 192.0.2.7 ${50000 + i} typ host generation 0`,
-      sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'Fq3z' }));
+      sdpMid: '0', sdpMLineIndex: 0, usernameFragment: round }));
     if (mode === 'before') {
       for (const candidate of list) {
         peer.socket.emit('signal', { to, type: 'ice', candidate }, ackCheck);
@@ -205,14 +213,15 @@ async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, t
       if (msg.type === 'offer') {
         peer.socket.emit('signal', { to: msg.from, type: 'answer', sdp: sdpOf(0, sdpBytes) },
           ackCheck);
-        sendCandidates(peer, msg.from);
+        sendCandidates(st, peer, msg.from, 'answer');
       } else if (msg.type === 'answer') {
+        st.answers++;
         st.answered.add([peer.peerId, msg.from].sort().join(' '));
       } else if (msg.type === 'ice') {
-        // Counted once each: with two workers a candidate has been seen to arrive twice
-        // (bench/README.md), which is reported, not taken for a complete room.
+        // Counted once each: a candidate that arrives twice is reported, not taken for
+        // a complete room.
         for (const c of msg.candidates ?? [msg.candidate]) {
-          const key = `${msg.from}>${peer.peerId} ${c.candidate}`;
+          const key = `${msg.from}>${peer.peerId} ${c.usernameFragment} ${c.candidate}`;
           if (st.seen.has(key)) st.duplicates++;
           else st.seen.add(key);
         }
@@ -228,7 +237,8 @@ async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, t
           for (const other of mode === 'join' ? [] : welcome.peers) {
             peer.socket.emit('signal', { to: other.peer_id, type: 'offer',
               sdp: sdpOf(0, sdpBytes) }, ackCheck);
-            sendCandidates(peer, other.peer_id);
+            st.offers++;
+            sendCandidates(st, peer, other.peer_id, 'offer');
           }
           check(st);
         },
@@ -241,10 +251,13 @@ async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, t
   clearTimeout(timer);
   return { rooms: state.length, completed: finished, errors,
     duplicates: state.reduce((n, s) => n + s.duplicates, 0),
+    // Links on which both ends offered: each such end sent its candidates twice.
+    double_offers: state.reduce((n, s) => n + Math.max(0, s.offers - pairs), 0),
     completions_ms: state.filter((s) => s.at !== null).map((s) => s.at),
     ms: performance.now() - start,
     incomplete: state.filter((s) => s.at === null).map((s) => ({ room: s.room.id,
-      joined: s.joined, answered: s.answered.size, candidates: s.got, wanted })) };
+      joined: s.joined, answered: s.answered.size, offers: s.offers, answers: s.answers,
+      candidates: s.got, sent: s.sent })) };
 }
 
 function leaveAndClose(peer) {

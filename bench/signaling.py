@@ -366,6 +366,7 @@ def room_setup(gens, meter, url, rooms, mode, args):
             'errors': sum(r['errors'] for r in replies),
             'incomplete': [x for r in replies for x in r.get('incomplete', [])][:5],
             'duplicates': sum(r.get('duplicates', 0) for r in replies),
+            'double_offers': sum(r.get('double_offers', 0) for r in replies),
             'frames_per_room': frames_per_room(mode, args),
             'cpu_ms_per_room': round((cpu1 - cpu0) / len(rooms) * 1000, 2),
             'redis_cpu_ms_per_room': (round((redis1 - redis0) / len(rooms) * 1000, 2)
@@ -399,6 +400,8 @@ def relay(gens, meter, rate, seconds, args):
         'window': [t0, time.time()],
         'rate': rate, 'seconds': seconds, 'sent': sent, 'received': received,
         'lost': sum(r['lost'] for r in replies), 'acked': sum(r['acked'] for r in replies),
+        # A signal that arrives with no send waiting for it: a duplicate, or a stray.
+        'unexpected': sum(r.get('unexpected', 0) for r in replies),
         'ack_errors': sum(r['ack_errors'] for r in replies),
         'achieved_rate': round(sent / send_s) if send_s else None,
         'p50_ms': percentile(latencies, 50), 'p99_ms': percentile(latencies, 99),
@@ -425,7 +428,8 @@ def attach_gc(target, value):
 
 
 def passes(run, args):
-    return (run['lost'] == 0 and run['ack_errors'] == 0 and run['p99_ms'] is not None
+    return (run['lost'] == 0 and run['ack_errors'] == 0 and not run.get('unexpected')
+            and run['p99_ms'] is not None
             and run['p99_ms'] < args.p99_limit and run['achieved_rate'] >= 0.95 * run['rate'])
 
 
@@ -491,7 +495,9 @@ def bench_server(target, args, log_dir, say):
 
 def _brief(run):
     return (f"p50 {run['p50_ms']} p99 {run['p99_ms']} max {run['max_ms']} ms, "
-            f"lost {run['lost']}, {run['cpu_us_per_msg']} us/msg, "
+            f"lost {run['lost']}, "
+            + (f"{run['unexpected']} unexpected, " if run.get('unexpected') else '')
+            + f"{run['cpu_us_per_msg']} us/msg, "
             f"achieved {run['achieved_rate']}/s")
 
 
@@ -542,7 +548,9 @@ def table(results, args):
             f"{fmt(r['setup'][mode]['p99_ms'], ' ms', 0)}, "
             f"{r['setup'][mode]['completed']} done"
             + (f", {r['setup'][mode]['duplicates']} candidates delivered twice"
-               if r['setup'][mode]['duplicates'] else '')))
+               if r['setup'][mode]['duplicates'] else '')
+            + (f", {r['setup'][mode]['double_offers']} links offered from both ends"
+               if r['setup'][mode].get('double_offers') else '')))
     if args.storm_rooms:
         row(f'join storm {args.storm_rooms}x8: all rooms done',
             lambda r: fmt(r['storm']['all_done_ms'], ' ms', 0))

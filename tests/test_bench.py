@@ -41,6 +41,7 @@ def test_signaling_bench_smoke(tmp_path):
         for mode in ('join', 'before', 'after'):  # a room set up as the web client does
             setup = server['setup'][mode]
             assert setup['completed'] == 2 and setup['errors'] == 0, (server['server'], setup)
+            assert setup['duplicates'] == 0, (server['server'], setup)
         assert server['setup']['after']['frames_per_room'] < \
             server['setup']['before']['frames_per_room']
         if server['server'] != 'node':  # the worker's GC pauses are read from its log
@@ -48,6 +49,7 @@ def test_signaling_bench_smoke(tmp_path):
         for run in [server['hold']['relay'], *server['relay'], *server['search']]:
             assert run['sent'] > 0
             assert run['lost'] == 0 and run['received'] == run['sent'], run
+            assert run['unexpected'] == 0, run
             assert run['ack_errors'] == 0 and run['acked'] == run['sent'], run
     assert 'rhystic-1w / node CPU per signal' in table
     assert 'rhystic-1w / node CPU per room setup (after)' in table
