@@ -8,6 +8,7 @@
 """
 import base64
 import json
+import os
 import subprocess
 
 import pytest
@@ -258,7 +259,8 @@ def test_shortcuts_help_favicon_and_a_clean_console(server, player):
     gap = max(spot_box['x'] - (kick_box['x'] + kick_box['width']),
               kick_box['x'] - (spot_box['x'] + spot_box['width']))
     assert gap >= 24, (kick_box, spot_box)
-    alice.screenshot(path='/tmp/shots/h10b/desktop-2-players-tools.png')
+    alice.screenshot(path=os.path.join(os.environ.get('RHYSTIC_SHOTS', '/tmp/shots'), 'call-page',
+                                        'desktop-2-players-tools.png'))
     # Tools out of sight show for the keyboard too: Tab onto one, and the row appears.
     alice.mouse.move(1, 1)
     shown = ("() => getComputedStyle(document.querySelector("

@@ -5,7 +5,7 @@ layout.js is pure geometry, checked here under Node; then real Chromium pages at
 the video must cover at least USED_AT_LEAST of the stage. Two players are browsers; the
 other seats are headless Socket.IO clients (tests/clients.py): they have no camera, so
 their tiles take the capture's shape (4:3 here), the shape real video would have.
-Screenshots go to /tmp/shots/h10b/.
+Screenshots go to /tmp/shots/call-page/ (or $RHYSTIC_SHOTS/call-page/).
 """
 import json
 import os
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 # 1280x800 with 4:3 video reaches 0.73 and 0.69; an upright phone 0.79 and 0.61; a phone
 # on its side (a short, wide stage) is the hardest case.
 USED_AT_LEAST = 0.5
-SHOTS = '/tmp/shots/h10b'
+SHOTS = os.path.join(os.environ.get('RHYSTIC_SHOTS', '/tmp/shots'), 'call-page')
 VIEWPORTS = {
     'desktop': {'width': 1280, 'height': 800},
     'phone-portrait': {'width': 390, 'height': 844},

@@ -3,7 +3,7 @@
 A touch-screen phone context (is_mobile, has_touch) joins a call with a desktop player.
 Every control has an accessible name; no control overlaps another; the call's main
 buttons are thumb-sized and at the bottom; the tile tools stay out of the picture until
-a tap, then go away by themselves. Screenshots go to /tmp/shots/h10b/.
+a tap, then go away by themselves. Screenshots go to /tmp/shots/call-page/ (or $RHYSTIC_SHOTS/call-page/).
 """
 import os
 
@@ -14,7 +14,7 @@ from e2e.helpers import create_room, join_room, wait_live
 
 pytestmark = pytest.mark.browser
 
-SHOTS = '/tmp/shots/h10b'
+SHOTS = os.path.join(os.environ.get('RHYSTIC_SHOTS', '/tmp/shots'), 'call-page')
 PORTRAIT = {'width': 390, 'height': 844}
 LANDSCAPE = {'width': 844, 'height': 390}
 
