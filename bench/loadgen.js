@@ -53,6 +53,8 @@ function connectPeer(url, roomId, token, onSignal) {
       resolve({ peer, welcome: w });
     });
     socket.on('signal', (msg) => onSignal(peer, msg));
+    // A signal sent without an ack that the server refused (docs/protocol.md §5).
+    socket.on('signal-error', (e) => fail(`signal-error in ${roomId}: ${JSON.stringify(e)}`));
     socket.on('connect_error', (err) => {
       clearTimeout(timer);
       peer.closing = true;
