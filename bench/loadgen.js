@@ -34,13 +34,15 @@ function seqOf(msg) {
 }
 
 // Connect one peer; resolves with {socket, peerId, welcome} once `welcome` arrives.
+let nextPeerIndex = 0;
+
 function connectPeer(url, roomId, token, onSignal) {
   return new Promise((resolve, reject) => {
     const socket = io(`${url}/room/${roomId}`, {
       transports: ['websocket'], forceNew: true, reconnection: false,
       auth: { token }, timeout: 60000,
     });
-    const peer = { socket, peerId: null };
+    const peer = { socket, peerId: null, index: nextPeerIndex++ };
     // A server that never answers the namespace connect must not hang the benchmark.
     const timer = setTimeout(() => {
       peer.closing = true;
@@ -222,8 +224,10 @@ async function setup({ url, rooms, peers, sdpBytes, mode, candidates, batches, t
       } else if (msg.type === 'ice') {
         // Counted once each: a candidate that arrives twice is reported, not taken for
         // a complete room.
+        // Keyed by our socket, not our peer_id: a signal can come before our welcome
+        // (docs/protocol.md), while peer.peerId is still null, and two peers would share it.
         for (const c of msg.candidates ?? [msg.candidate]) {
-          const key = `${msg.from}>${peer.peerId} ${c.usernameFragment} ${c.candidate}`;
+          const key = `${msg.from}>${peer.index} ${c.usernameFragment} ${c.candidate}`;
           if (st.seen.has(key)) st.duplicates++;
           else st.seen.add(key);
         }
