@@ -115,6 +115,20 @@ def live_env(tmp_path, name='live', **extra):
     return env
 
 
+def two_workers(env):
+    """Two servers on one environment (one Redis, one database), and a list for the
+    peers a test opens: a fixture yields them and both are closed after the test."""
+    servers = [Server(env).start(), Server(env).start()]
+    peers = []
+    try:
+        yield servers, peers
+    finally:
+        for peer in peers:
+            peer.close()
+        for server in servers:
+            server.stop()
+
+
 def migrate(env):
     subprocess.run([os.path.join(VENV_BIN, 'flask'), '--app', 'wsgi', 'db', 'upgrade'],
                    cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True)

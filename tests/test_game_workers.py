@@ -12,7 +12,7 @@ import pytest
 
 from clients import PyPeer, api_room, api_user
 from conftest import PG_ADMIN, redis_env
-from servers import Server, live_env, wait_until
+from servers import live_env, two_workers, wait_until
 
 pytestmark = pytest.mark.slow
 PRESSES = 50
@@ -34,13 +34,7 @@ def database_url(request, tmp_path):
 @pytest.fixture
 def pair(tmp_path, redis_prefix, database_url):
     env = live_env(tmp_path, DATABASE_URL=database_url, **redis_env(redis_prefix))
-    servers = [Server(env).start(), Server(env).start()]
-    peers = []
-    yield servers, peers
-    for peer in peers:
-        peer.close()
-    for server in servers:
-        server.stop()
+    yield from two_workers(env)
 
 
 def _player(url, room_id, token, peers):

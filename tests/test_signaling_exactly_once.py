@@ -7,7 +7,7 @@ import pytest
 
 from clients import PyPeer, api_room, api_user
 from conftest import redis_env
-from servers import Server, wait_until
+from servers import two_workers, wait_until
 from test_signaling_live import server_env
 
 pytestmark = pytest.mark.slow
@@ -17,13 +17,7 @@ pytestmark = pytest.mark.slow
 def pair(tmp_path, redis_prefix):
     env = server_env(tmp_path, **redis_env(redis_prefix), RHYSTIC_SIGNAL_RATE='1000',
                      RHYSTIC_SIGNAL_BURST='1000')
-    servers = [Server(env).start(), Server(env).start()]
-    peers = []
-    yield servers, peers
-    for peer in peers:
-        peer.close()
-    for server in servers:
-        server.stop()
+    yield from two_workers(env)
 
 
 def candidate(tag):

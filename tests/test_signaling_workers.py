@@ -5,7 +5,7 @@ import pytest
 
 from clients import PyPeer, api_room, api_user, refusal
 from conftest import redis_env
-from servers import Server, wait_until
+from servers import two_workers, wait_until
 from test_signaling_live import SDP, server_env
 
 pytestmark = pytest.mark.slow
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.slow
 def pair(tmp_path, redis_prefix):
     env = server_env(tmp_path, **redis_env(redis_prefix),
                      RHYSTIC_GRACE_SECONDS='4', RHYSTIC_WORKER_TTL='4')
-    servers = [Server(env).start(), Server(env).start()]
-    peers = []
-    yield servers, peers
-    for peer in peers:
-        peer.close()
-    for server in servers:
-        server.stop()
+    yield from two_workers(env)
 
 
 def test_signals_and_capacity_cross_workers_and_a_killed_workers_seats_time_out(pair):
