@@ -158,7 +158,7 @@ export class HostingUI {
     for (const [id, value] of [['lock-switch', control.locked], ['knock-switch', control.knock],
       ['signed-in-switch', control.signed_in_only]]) {
       const input = $(id);
-      if (input && !input.disabled) input.checked = value;  // disabled: our change is on its way
+      if (input && !input.dataset.pending) input.checked = value;  // pending: ours is on its way
     }
     const waiting = this.controls.knocks.size;
     const text = !control.locked ? 'The room is open: anyone with the link can join.'
@@ -250,19 +250,30 @@ export class HostingUI {
 
   // -- the host's actions ----------------------------------------------------------------
 
-  /** @param {'locked'|'knock'|'signed_in_only'} setting @param {HTMLInputElement} input */
+  /**
+   * The switch shows the server's word once it answers. Meanwhile it is busy, not
+   * disabled: a disabled control loses keyboard focus, and with it an Escape that
+   * should close the dialog. A second flip while busy is put back (one change at a time).
+   * @param {'locked'|'knock'|'signed_in_only'} setting @param {HTMLInputElement} input
+   */
   async _toggle(setting, input) {
+    if (input.dataset.pending) {
+      input.checked = input.dataset.pending === 'on';
+      return;
+    }
     const value = input.checked;
     const error = $('host-error');
     error.textContent = '';
-    input.disabled = true;
+    input.dataset.pending = value ? 'on' : 'off';
+    input.setAttribute('aria-busy', 'true');
     try {
       const set = { locked: 'setLocked', knock: 'setKnock', signed_in_only: 'setSignedInOnly' };
       await this.controls[set[setting]](value);
     } catch (failure) {
       error.textContent = `Could not change that: ${failure.message || failure}`;
     } finally {
-      input.disabled = false;
+      delete input.dataset.pending;
+      input.removeAttribute('aria-busy');
       this.render();  // the server's word, whatever we asked
     }
   }
