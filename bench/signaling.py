@@ -260,6 +260,36 @@ class Rhystic:
                 client.delete(*keys[start:start + 500])
 
 
+class PythonBare:
+    """The floor of the fixed stack: bench/reference/bare.py, python-socketio with
+    relay.js's logic and nothing else, under the same gunicorn gevent command."""
+    name = 'python-bare'
+    label = 'bare python-socketio, gevent, 1 worker (the floor)'
+
+    def __init__(self, log_dir):
+        self.dir = tempfile.mkdtemp(prefix='bare-bench-', dir=log_dir)
+        self.gc_log = os.path.join(self.dir, 'gc.log')
+        self.server = Server({'RHYSTIC_GC_LOG': self.gc_log}, app='bench.reference.bare:app',
+                             log_path=os.path.join(self.dir, 'server.log'),
+                             extra_args=['--worker-connections', '20000'])
+        self.url = self.server.url
+
+    def start(self):
+        self.server.start()
+        wait_until(lambda: len(self.server.worker_pids()) == 1, 20, message='gunicorn worker')
+        return self
+
+    def pids(self):
+        return self.server.worker_pids()
+
+    rooms = NodeReference.rooms
+    gc_pauses = Rhystic.gc_pauses
+    errors = Rhystic.errors
+
+    def stop(self):
+        self.server.stop()
+
+
 # -- the load generators ------------------------------------------------------------------
 
 class LoadGenerators:
@@ -607,11 +637,38 @@ def table(results, args):
                              f'{ours / theirs:.2f}x')
             except (KeyError, TypeError, ZeroDivisionError):
                 pass
+    lines += _floor_ratios(results, by_name, args)
     one, two = by_name.get('rhystic-1w'), by_name.get('rhystic-2w')
     if one and two and one['sustained_rate']:
         lines.append(f'2 workers / 1 worker sustained rate: '
                      f'{two["sustained_rate"] / one["sustained_rate"]:.2f}x')
     return '\n'.join(lines)
+
+
+def _floor_ratios(results, by_name, args):
+    """Storm p99 against Node's, and Rhystic against the bare stack (python-bare)."""
+    lines = []
+
+    def ratio(label, a, b, get):
+        try:
+            lines.append(f'{label}: {get(a) / get(b):.2f}x')
+        except (KeyError, TypeError, ZeroDivisionError):
+            pass
+
+    node, bare = by_name.get('node'), by_name.get('python-bare')
+    for r in results:
+        if node is not None and r is not node and args.storm_rooms:
+            ratio(f'{r["server"]} / node join storm p99', r, node,
+                  lambda x: x['storm']['p99_ms'])
+        if bare is None or r is bare or r is node:
+            continue
+        for mode in args.setup_modes:
+            ratio(f'{r["server"]} / python-bare CPU per room setup ({mode})', r, bare,
+                  lambda x, mode=mode: x['setup'][mode]['cpu_ms_per_room'])
+        if args.storm_rooms:
+            ratio(f'{r["server"]} / python-bare join storm p99', r, bare,
+                  lambda x: x['storm']['p99_ms'])
+    return lines
 
 
 def parse_args(argv=None):
@@ -621,7 +678,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog='python -m bench.signaling', description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--servers', default='node,rhystic-1w,rhystic-2w',
-                   help='which to run: node, rhystic-1w, rhystic-2w (comma separated)')
+                   help='which to run: node, python-bare (the floor: bench/reference/bare.py), '
+                        'rhystic-1w, rhystic-2w (comma separated)')
     p.add_argument('--setup-rooms', type=int, default=50,
                    help='rooms of 8 set up at once to measure CPU per room setup')
     p.add_argument('--setup-modes', type=lambda t: [x for x in t.split(',') if x],
@@ -672,6 +730,7 @@ def main(argv=None):
     say(f"machine: {info['nproc']} x {info['cpu']}; python {info['python']}, "
         f"node {info['node']}")
     makers = {'node': lambda: NodeReference(log_dir),
+              'python-bare': lambda: PythonBare(log_dir),
               'rhystic-1w': lambda: Rhystic(log_dir, 1, args.env),
               'rhystic-2w': lambda: Rhystic(log_dir, 2, args.env)}
     results, errors = [], []
