@@ -76,20 +76,27 @@ class CallerCache:
 
     def __init__(self, ttl=30.0, size=10_000):
         self.ttl, self.size, self._entries = ttl, size, {}
+        self._forgets = 0  # how many forget() calls so far
 
     def get(self, key, load):
         now = time.monotonic()
         hit = self._entries.get(key)
         if hit and hit[0] > now:
             return hit[1]
+        forgets = self._forgets
         caller = caller_of(load())
         if len(self._entries) >= self.size:
             self._entries.clear()
-        if caller:  # unknown tokens are not cached: they must stay cheap to refuse
+        # Unknown tokens are not cached: they must stay cheap to refuse. Nor is what was
+        # read while someone was forgotten (load() waits on SQL): it may be from before
+        # a sign-out everywhere, and would let the old session in for another ttl.
+        if caller and forgets == self._forgets:
             self._entries[key] = (now + self.ttl, caller)
         return caller
 
     def forget(self, public_id):
+        """Sign out everywhere, a rename: the next socket of this account reads SQL."""
+        self._forgets += 1
         self._entries = {k: v for k, v in self._entries.items() if v[1].public_id != public_id}
 
 

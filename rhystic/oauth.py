@@ -316,9 +316,19 @@ def sign_out_everywhere():
     if bearer_token() is None and session.get('_user_id') and current_user.is_authenticated:
         user = current_user._get_current_object()
         user.end_sessions()
-        callers.forget(user.public_id)
+        _end_sockets(user.public_id)
         log.info('signed out everywhere', extra={'event': 'signed_out_everywhere',
                                                  'user': user.public_id})
     sign_out()
     flash('Signed out on every device. Your API token was replaced too.')
     return redirect(url_for('pages.index'), 303)
+
+
+def _end_sockets(user_id):
+    """Every worker forgets the account's cached sessions and ends its live seats
+    (rhystic/signaling/signout.py), so that no device stays in a room."""
+    signaling = current_app.extensions.get('rhystic.signaling')
+    if signaling is None:
+        callers.forget(user_id)
+    else:
+        signaling.signouts.everywhere(user_id)

@@ -21,6 +21,7 @@ from ..turn import client_config
 from . import protocol
 from .protocol import OK, ProtocolError, error_ack
 from .rooms import Joined, Refusal
+from .signout import SignOuts
 from .throttle import TokenBucket
 
 log = logging.getLogger('rhystic.signaling')
@@ -99,6 +100,7 @@ class Signaling:
         self._sweeper = None
         self.gate = None  # rhystic.signaling.gate.Gate, set by init_app
         self.running = True
+        self.signouts = SignOuts(self)  # sign out everywhere: ends the account's seats
 
     # -- connecting -------------------------------------------------------------------
 
@@ -327,6 +329,17 @@ class Signaling:
             self.server.disconnect(kicked_sid, namespace=namespace)
         return OK
 
+    def end_seat(self, sid, session, reason):
+        """Free one of this worker's seats at once and close its socket; everyone, its own
+        client included, gets peer-left with the reason first, as after a kick."""
+        self._forget(sid)
+        try:
+            departure = self.rooms.leave(session.room_id, session.peer_id, reason)
+            if departure:
+                self._announce_departure(departure)
+        finally:  # closed even with the store away: the seat then times out as orphans do
+            self.server.disconnect(sid, namespace=protocol.namespace_for(session.room_id))
+
     def on_unknown(self, event, namespace, sid, *args):
         session = self.sessions.get(sid)
         if session is not None and not session.bucket.take():
@@ -403,6 +416,7 @@ class Signaling:
     def _ensure_sweeper(self):
         if self._sweeper is None:
             self._sweeper = self.socketio.start_background_task(self._sweep_forever)
+            self.signouts.listen()
             if self.rooms.store.shared:
                 # Subscribed now, before this worker's first seat is visible: a signal
                 # another worker sends that seat must find the inbox listening.

@@ -51,6 +51,7 @@ TOO_MANY_CONNECTIONS = 'too_many_connections'
 
 # peer-left reasons
 LEFT, TIMEOUT, KICKED = 'left', 'timeout', 'kicked'
+SIGNED_OUT = 'signed_out'  # the account signed out everywhere (rhystic/signaling/signout.py)
 
 # -- The game table (docs/protocol.md, "The game table"; handlers in rhystic/game/) ----
 # Client -> server
