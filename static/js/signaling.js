@@ -28,6 +28,11 @@ const MAX_CANDIDATES = 32;
 const LEAVE_TIMEOUT_MS = 1500;
 // A server that keeps closing our socket on purpose is not going to change its mind.
 const MAX_SERVER_DISCONNECTS = 5;
+// peer-left reasons that, for our own seat, end it for good (docs/protocol.md §4).
+const ENDED_BY = new Map([
+  ['kicked', 'You were removed from this room.'],
+  ['signed_out', 'You signed out on another device.'],
+]);
 
 /** A refused connection or a failed request; `code` is a protocol error code. */
 export class SignalingError extends Error {
@@ -47,7 +52,7 @@ export class SignalingError extends Error {
  * (§7a, read by hosting.js), `signal-error` ({to, type, error}: a signal sent without
  * an ack was refused, §5), `state` (SignalingState),
  * `refused` (SignalingError, once the server will not have us back; code `kicked` when
- * the host removed us).
+ * the host removed us, `signed_out` when our account signed out everywhere).
  */
 export class SignalingClient extends Emitter {
   /**
@@ -167,14 +172,14 @@ export class SignalingClient extends Emitter {
 
   /** @param {string} event @param {object} payload a room event, in order */
   _deliver(event, payload) {
-    if (event === 'peer-left' && payload?.reason === 'kicked'
-        && this.peerId && payload.peer_id === this.peerId) {
-      // The room's creator removed us. The server closes the socket next and would
-      // refuse a reconnect for a while, so don't try one.
+    const ended = ENDED_BY.get(payload?.reason);
+    if (event === 'peer-left' && ended && this.peerId && payload.peer_id === this.peerId) {
+      // The host removed us, or our account signed out everywhere. The server closes the
+      // socket next and would refuse a reconnect, so don't try one.
       const socket = this.socket;
       this._teardown();
       socket?.disconnect();
-      this.emit('refused', new SignalingError('kicked', 'You were removed from this room.'));
+      this.emit('refused', new SignalingError(payload.reason, ended));
       return;
     }
     this.emit(event, payload);

@@ -127,6 +127,10 @@ class RoomPage {
         // Not a network problem: no reconnecting, and no Rejoin while the ban lasts.
         this.showLeft('The host removed you. You can join again in 10 minutes.',
           'You were removed from this room', { rejoin: false });
+      } else if (error.code === 'signed_out') {
+        // Sign out everywhere: this browser's session is over too, so a rejoin would fail.
+        this.showLeft('Your account was signed out on every device. Sign in again to play.',
+          'You signed out on another device', { rejoin: false });
       } else {
         this.showLeft(error.message);
       }
