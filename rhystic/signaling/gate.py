@@ -221,7 +221,7 @@ def _ordinary_event(data):
 
 def init_app(app, socketio):
     """Put the gate and the guarded WebSocket between clients and the handlers."""
-    from . import transport
+    from . import heartbeat, transport
     config = app.config
     gate = Gate(socketio.server, config, socketio.sleep)
     gate.install(app)
@@ -229,4 +229,5 @@ def init_app(app, socketio):
         frame_rate=config['FRAME_RATE'], frame_burst=config['FRAME_BURST'],
         max_message=protocol.MAX_HTTP_BUFFER, buffered_bytes=config['WS_BUFFERED_BYTES'],
         sleep=socketio.sleep))
+    heartbeat.install(socketio.server.eio)
     return gate
