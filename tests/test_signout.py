@@ -13,7 +13,7 @@ from clients import PyPeer, api_room, api_user, refusal
 from conftest import redis_env
 from rhystic.auth import CallerCache
 from servers import Server, live_env, two_workers, wait_until
-from test_plainws import WsPeer, ws_refusal
+from test_plainws import WsPeer, connected_peers, ws_refusal
 
 # POST /sign-out-everywhere exists only when a sign-in provider is configured; this one is
 # a closed port that nothing here calls.
@@ -108,11 +108,13 @@ def left(peer, peer_id):
 
 @pytest.fixture
 def pair(tmp_path, redis_prefix):
-    yield from two_workers(live_env(tmp_path, **redis_env(redis_prefix), **PROVIDER))
+    # A long grace period: the dropped seat can leave in time only by the sign-out.
+    yield from two_workers(live_env(tmp_path, **redis_env(redis_prefix), **PROVIDER,
+                                    RHYSTIC_GRACE_SECONDS='120'))
 
 
 @pytest.mark.slow
-def test_every_seat_of_the_account_ends_on_every_worker(pair):
+def test_every_seat_of_the_account_ends_on_every_worker(pair, redis_prefix, redis_client):
     (one, two), peers = pair
     sam = Browser(one.url, 'Sam')
     alice, bob, carol = (api_user(one.url, name) for name in ('Alice', 'Bob', 'Carol'))
@@ -125,10 +127,16 @@ def test_every_seat_of_the_account_ends_on_every_worker(pair):
     by_cookie = Player(one.url, first, cookie=sam.cookie)
     by_token = Player(two.url, second, sam.user['token'])
     by_ws = WsPeer(one.url, second, sam.user['token'])
-    peers += [by_cookie, by_token, by_ws]
-    assert a.next('peer-joined')['peer_id'] == by_cookie.peer_id
+    # And one whose connection dropped (a laptop gone offline): away, in its grace period.
+    dropped = WsPeer(two.url, first, sam.user['token'])
+    peers += [by_cookie, by_token, by_ws, dropped]
+    assert {a.next('peer-joined')['peer_id'] for _ in range(2)} == {by_cookie.peer_id,
+                                                                     dropped.peer_id}
     assert {b.next('peer-joined')['peer_id'] for _ in range(2)} == {by_token.peer_id,
                                                                      by_ws.peer_id}
+    dropped.drop()
+    wait_until(lambda: redis_client.zscore(redis_prefix + 'away', f'{first} {dropped.peer_id}'),
+               10, message='the dropped seat in its grace period')
 
     sam.sign_out_everywhere(two.url)  # a third session of Sam's, on worker two
 
@@ -139,6 +147,7 @@ def test_every_seat_of_the_account_ends_on_every_worker(pair):
     assert by_ws.wait_closed() == 1000
     # The others see Sam go, at once and with the reason.
     assert left(a, by_cookie.peer_id) == 'signed_out'
+    assert left(a, dropped.peer_id) == 'signed_out'  # not a timeout, two minutes on
     assert left(b, by_token.peer_id) == 'signed_out'
     assert left(b, by_ws.peer_id) == 'signed_out'
 
@@ -165,7 +174,7 @@ def test_every_seat_of_the_account_ends_on_every_worker(pair):
 
 @pytest.fixture
 def alone(tmp_path):
-    server = Server(live_env(tmp_path, **PROVIDER)).start()
+    server = Server(live_env(tmp_path, **PROVIDER, RHYSTIC_GRACE_SECONDS='120')).start()
     peers = []
     yield server, peers
     for peer in peers:
@@ -180,8 +189,12 @@ def test_one_worker_without_redis(alone):
     a = Player(server.url, first, alice['token'])
     by_cookie = Player(server.url, first, cookie=sam.cookie)
     by_ws = WsPeer(server.url, second, sam.user['token'])
-    peers += [a, by_cookie, by_ws]
-    assert a.next('peer-joined')['peer_id'] == by_cookie.peer_id
+    dropped = WsPeer(server.url, first, sam.user['token'])
+    peers += [a, by_cookie, by_ws, dropped]
+    assert {a.next('peer-joined')['peer_id'] for _ in range(2)} == {by_cookie.peer_id,
+                                                                     dropped.peer_id}
+    dropped.drop()  # away: the one process marks it so as it forgets the socket
+    wait_until(lambda: connected_peers(server.url) == 3, 10, message='the seat away')
 
     sam.sign_out_everywhere(server.url)
 
@@ -189,6 +202,7 @@ def test_one_worker_without_redis(alone):
     assert by_ws.next('peer-left')['reason'] == 'signed_out'
     assert by_ws.wait_closed() == 1000
     assert left(a, by_cookie.peer_id) == 'signed_out'
+    assert left(a, dropped.peer_id) == 'signed_out'
     assert cookie_refusal(server.url, first, sam.cookie) == 'unauthorized'
     assert refusal(server.url, second, token=sam.user['token'])['message'] == 'unauthorized'
     assert a.sio.connected and a.emit('ice-servers')['ok']

@@ -8,7 +8,8 @@ answers the request ends what it holds at once and publishes the account's id on
 channel every worker listens on; each of them then finds the account's sockets among its
 own (a walk over its sessions, on a rare event) rather than anything being written per
 join. Each seat goes at once with `peer-left` reason `signed_out` (no grace period), and
-the socket is closed (docs/protocol.md §4). With no Redis there is one worker: all local.
+the socket is closed (docs/protocol.md §4); the answering worker also frees the account's
+seats that are in their grace period, socketless. With no Redis it is all one worker.
 
 A worker that misses the message (Redis away at that moment) still refuses the old
 credentials within the cache's ttl; its sockets stay until they drop.
@@ -18,8 +19,10 @@ import logging
 
 from ..auth import callers
 from . import protocol
+from .rooms import Departure
 
 log = logging.getLogger('rhystic.signaling')
+FOREVER = 1e18  # later than any away_until: every seat in its grace period
 
 
 class SignOuts:
@@ -34,6 +37,10 @@ class SignOuts:
     def everywhere(self, user_id):
         """The account signed out everywhere: this worker at once, the others by Redis."""
         self.end_here(user_id)
+        try:
+            self.free_away_seats(user_id)
+        except Exception:  # the store away: those seats time out after their grace
+            log.exception('away seats not freed', extra={'event': 'error', 'user': user_id})
         if self.redis is None:
             return
         try:
@@ -57,6 +64,21 @@ class SignOuts:
         if mine:
             log.info('signed-out seats ended', extra={'event': 'signed_out_everywhere',
                                                       'user': user_id, 'seats': len(mine)})
+
+    def free_away_seats(self, user_id):
+        """The account's seats in their grace period (no socket anywhere) go too: nobody
+        can resume them with the old credentials, so the others need not wait for them.
+        Read from the store's index of away seats, which is short; done once, here."""
+        rooms = self.signaling.rooms
+        for room_id, peer_id in rooms.store.due(FOREVER):
+            seat = rooms.store.get_seat(room_id, peer_id)
+            if seat is None or seat.user_id != user_id:
+                continue
+            # due_by: only while it is still away; a seat resumed meanwhile stays put.
+            if rooms.store.remove_seat(room_id, peer_id, protocol.SIGNED_OUT,
+                                       rooms.tomb_seconds, due_by=FOREVER):
+                self.signaling._announce_departure(
+                    Departure(room_id, peer_id, protocol.SIGNED_OUT))
 
     # -- the other workers' messages --------------------------------------------------
 
