@@ -62,8 +62,8 @@ class SignOuts:
                 log.exception('signed-out seat not freed', extra={
                     'event': 'error', 'room': session.room_id, 'peer': session.peer_id})
         if mine:
-            log.info('signed-out seats ended', extra={'event': 'signed_out_everywhere',
-                                                      'user': user_id, 'seats': len(mine)})
+            log.info('%d seats ended: signed out everywhere', len(mine),
+                     extra={'event': 'seats_signed_out', 'user': user_id})
 
     def free_away_seats(self, user_id):
         """The account's seats in their grace period (no socket anywhere) go too: nobody
