@@ -16,9 +16,13 @@ def create_app(config=None):
     from .extensions import csrf, db, limiter, login_manager, migrate, socketio
     # Bound values (names, token hashes) stay out of SQLAlchemy's errors and echo logs,
     # even when config.py replaces the engine options without saying so.
-    app.config['SQLALCHEMY_ENGINE_OPTIONS'] = {
-        'hide_parameters': True, **app.config['SQLALCHEMY_ENGINE_OPTIONS']}
+    from . import database
+    app.config['SQLALCHEMY_ENGINE_OPTIONS'] = database.engine_options(
+        app.config['SQLALCHEMY_DATABASE_URI'],
+        {'hide_parameters': True, **app.config['SQLALCHEMY_ENGINE_OPTIONS']})
     db.init_app(app)
+    with app.app_context():
+        database.init_engine(db.engine)  # SQLite: WAL (rhystic/database.py)
     migrate.init_app(app, db, directory=config_module.os.path.join(
         config_module.PROJECT_ROOT, 'migrations'))
     login_manager.init_app(app)
