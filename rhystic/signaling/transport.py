@@ -15,8 +15,9 @@ Here the same reader is given:
   with 1003 (unsupported data);
 - the Engine.IO packet size limit applied while a message is still arriving (1009).
 
-simple-websocket is pinned (requirements.txt): the hooks below (handshake, sock, ws,
-input_buffer) are its internals, checked by tests/test_transport.py.
+simple-websocket is pinned (requirements.txt): the hooks below (handshake, _thread, sock,
+ws, input_buffer) are its internals, checked by tests/test_transport.py, and so is
+wsproto's frame parser (`_proto._parse_more`, tests/test_collector.py).
 """
 import logging
 import socket
@@ -133,6 +134,22 @@ class GuardedServer(simple_websocket.Server):
         self.ws = _CheckedConnection(self.ws, guard)
         self.sock = _PacedSocket(self.sock, guard)
         super().handshake()
+
+    def _thread(self):
+        try:
+            super()._thread()
+        finally:
+            self._end_parser()
+
+    def _end_parser(self):
+        # wsproto parses frames with a generator that holds its FrameProtocol: a cycle
+        # that ends only when a close frame is parsed. A client gone without one (dropped,
+        # timed out) left it suspended; frozen while the connection lived
+        # (rhystic/collector.py), it outlived it with its buffers, the soak's slow growth
+        # (bench/README.md). Closing the generator ends it.
+        connection = getattr(self.ws, 'connection', None)
+        if connection is not None:
+            connection._proto._parse_more.close()
 
     def check(self, event):
         if isinstance(event, BytesMessage):
