@@ -108,30 +108,48 @@ async function hold({ url, rooms, peers, concurrency }) {
 }
 
 // Join storm: every peer of every room connects at once and follows the offer rule.
-async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
+// A room is done (its time taken) once each of its 28 pairs has an answer, but its
+// sockets leave only once it has settled: every offer sent answered and every signal
+// acked. Two newcomers can each find the other in their welcome and both offer
+// (docs/protocol.md §9), and the second exchange can still be on its way when the pair
+// is already done; a peer leaving then has that signal refused `unknown_peer`, rightly
+// (bench/README.md, "the two-worker join storm's unknown_peer").
+async function storm({ url, rooms, peers, sdpBytes, timeoutMs, settleMs = 10000 }) {
   const start = performance.now();
   const pairs = (peers * (peers - 1)) / 2;
-  const state = rooms.map((room) => ({ room, done: new Set(), at: null, sockets: [] }));
+  const state = rooms.map((room) => ({ room, done: new Set(), at: null, sockets: [],
+    offers: 0, answers: 0, unacked: 0 }));
   let finished = 0;
   let errors = 0;
-  let resolveAll;
+  let resolveAll, resolveSettled;
   const all = new Promise((r) => { resolveAll = r; });
+  const settled = new Promise((r) => { resolveSettled = r; });
+  const isSettled = (st) => st.answers === st.offers && st.unacked === 0;
+  const checkSettled = () => {
+    if (finished === state.length && state.every(isSettled)) resolveSettled();
+  };
 
-  const ackCheck = (ack) => {
-    if (!ack || !ack.ok) { errors++; fail(`storm signal refused: ${JSON.stringify(ack)}`); }
+  const send = (st, peer, signal) => {
+    st.unacked++;
+    peer.socket.emit('signal', signal, (ack) => {
+      st.unacked--;
+      if (!ack || !ack.ok) { errors++; fail(`storm signal refused: ${JSON.stringify(ack)}`); }
+      checkSettled();
+    });
   };
   const connects = [];
   for (const st of state) {
     const onSignal = (peer, msg) => {
       if (msg.type === 'offer') {
-        peer.socket.emit('signal', { to: msg.from, type: 'answer', sdp: sdpOf(0, sdpBytes) },
-          ackCheck);
+        send(st, peer, { to: msg.from, type: 'answer', sdp: sdpOf(0, sdpBytes) });
       } else if (msg.type === 'answer') {
+        st.answers++;
         st.done.add([peer.peerId, msg.from].sort().join(' '));
         if (st.done.size === pairs && st.at === null) {
           st.at = performance.now() - start;
           if (++finished === state.length) resolveAll();
         }
+        checkSettled();
       }
     };
     for (let i = 0; i < peers; i++) {
@@ -139,8 +157,8 @@ async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
         ({ peer, welcome }) => {
           st.sockets.push(peer);
           for (const other of welcome.peers) {
-            peer.socket.emit('signal', { to: other.peer_id, type: 'offer',
-              sdp: sdpOf(0, sdpBytes) }, ackCheck);
+            st.offers++;
+            send(st, peer, { to: other.peer_id, type: 'offer', sdp: sdpOf(0, sdpBytes) });
           }
         },
         (err) => { errors++; fail(`storm connect failed: ${err.message}`); }));
@@ -150,10 +168,22 @@ async function storm({ url, rooms, peers, sdpBytes, timeoutMs }) {
   const timer = setTimeout(resolveAll, timeoutMs);
   await all;
   clearTimeout(timer);
+  const ms = performance.now() - start;
+  if (finished === state.length) { // a room that timed out will not settle either
+    checkSettled();
+    const settleTimer = setTimeout(resolveSettled, settleMs);
+    await settled;
+    clearTimeout(settleTimer);
+  }
+  const unsettled = state.filter((s) => s.at !== null && !isSettled(s)).map((s) => ({
+    room: s.room.id, offers: s.offers, answers: s.answers, unacked: s.unacked }));
+  if (unsettled.length) {
+    fail(`storm rooms left with signals in flight: ${JSON.stringify(unsettled)}`);
+  }
   const result = {
     rooms: state.length, completed: state.filter((s) => s.at !== null).length,
     completions_ms: state.filter((s) => s.at !== null).map((s) => s.at),
-    errors, ms: performance.now() - start,
+    errors, ms, unsettled, offers: state.reduce((n, s) => n + s.offers, 0),
     // Rooms that timed out: how far they got, to tell a lost signal from a slow one.
     incomplete: state.filter((s) => s.at === null).map((s) => ({
       room: s.room.id, joined: s.sockets.length, pairs_done: s.done.size })),
