@@ -34,15 +34,13 @@ def run_bench(module, args, tmp_path, timeout):
 @pytest.mark.slow
 def test_signaling_bench_smoke(tmp_path):
     result, table = run_bench('bench.signaling', [
-        # Not rhystic-2w: its storm phase now and then has an offer to a peer listed in a
-        # welcome refused unknown_peer, an open bug (bench/README.md, "Open: ...").
-        '--servers', 'node,rhystic-1w', '--storm-rooms', '3',
+        '--servers', 'node,rhystic-1w,rhystic-2w', '--storm-rooms', '3',
         '--hold-rooms', '3', '--hold-rate', '100', '--rooms', '2', '--rates', '100',
         '--seconds', '1', '--search-rates', '200', '--search-seconds', '1', '--procs', '2',
         '--setup-rooms', '2', '--idle-seconds', '1',
     ], tmp_path, timeout=400)
     assert result['errors'] == []
-    assert [r['server'] for r in result['results']] == ['node', 'rhystic-1w']
+    assert [r['server'] for r in result['results']] == ['node', 'rhystic-1w', 'rhystic-2w']
     for server in result['results']:
         assert server['storm']['completed'] == 3 and server['storm']['errors'] == 0, (
             server['server'], server['storm'])
@@ -63,6 +61,7 @@ def test_signaling_bench_smoke(tmp_path):
             assert run['ack_errors'] == 0 and run['acked'] == run['sent'], run
     assert 'rhystic-1w / node CPU per signal' in table
     assert 'rhystic-1w / node CPU per room setup (after)' in table
+    assert 'rhystic-2w / node CPU per signal' in table
     assert result['machine']['nproc'] and result['machine']['python-socketio']
 
 
