@@ -4,7 +4,8 @@ import os
 import sys
 
 from rhystic import create_app
-from rhystic.collector import keep_collections_short, record_pauses
+from rhystic.collector import (keep_collections_short, record_pauses,
+                               without_a_class_per_request)
 from rhystic.config import ConfigError
 
 
@@ -34,30 +35,13 @@ def without_websocket_compression(wsgi_app):
     return app
 
 
-def without_a_class_per_connection(wsgi_app, eio):
-    """Keep Engine.IO's middleware from defining a class for every connection.
-
-    Under gunicorn, engineio's WSGIApp.__call__ defines `class Input` afresh for each
-    request, to hand eventlet the socket (gevent never asks for it). A class is a
-    reference cycle; a WebSocket request lives as long as its connection, so its class
-    is frozen (rhystic/collector.py) and then outlives it, some 3 KB a connection for
-    good. So the middleware is shown an Engine.IO request without `gunicorn.socket`,
-    and Engine.IO gets the socket back as it starts on the request.
-    """
-    def app(environ, start_response):
-        if 'gunicorn.socket' in environ and \
-                environ.get('PATH_INFO', '').startswith('/socket.io'):
-            environ['rhystic.gunicorn_socket'] = environ.pop('gunicorn.socket')
-        return wsgi_app(environ, start_response)
-
-    handle_request = eio.handle_request
-
-    def handle_with_socket(environ, start_response):
-        if 'rhystic.gunicorn_socket' in environ:
-            environ['gunicorn.socket'] = environ.pop('rhystic.gunicorn_socket')
-        return handle_request(environ, start_response)
-    eio.handle_request = handle_with_socket
-    return app
+def _on_each_loop(callback):
+    """Run `callback` on every turn of gevent's event loop (a libev check watcher, which
+    fires after each poll: a clock read per turn, nothing more)."""
+    from gevent import get_hub
+    watcher = get_hub().loop.check(ref=False)
+    watcher.start(callback)
+    return watcher
 
 
 try:
@@ -72,8 +56,12 @@ if os.environ.get('RHYSTIC_GC_LOG'):
     record_pauses(os.environ['RHYSTIC_GC_LOG'])
 if app.config['ASYNC_MODE'] != 'threading':
     from rhystic.extensions import socketio
-    app.wsgi_app = without_a_class_per_connection(app.wsgi_app, socketio.server.eio)
-    keep_collections_short()
+    app.wsgi_app = without_a_class_per_request(app.wsgi_app, socketio.server.eio,
+                                               socketio.sockio_mw)
+    # RHYSTIC_GC_YOUNG_PERIOD: seconds between young collections at the least (0: only
+    # Python's own, as before); for measuring one against the other (bench/README.md).
+    period = float(os.environ.get('RHYSTIC_GC_YOUNG_PERIOD', '0.1'))
+    keep_collections_short(young_period=period, each_loop=_on_each_loop if period else None)
 else:
     # Everything allocated so far lives as long as the process: keep it out of the
     # cyclic collector's way, so full collections don't walk it.
