@@ -117,6 +117,23 @@ def test_a_long_polling_client_that_went_away_is_closed_and_forgotten(threaded):
     assert sock.closed and reasons == [eio.reason.PING_TIMEOUT]
 
 
+def test_sockets_that_answer_together_are_spread_over_the_next_buckets():
+    """8,000 sockets whose PONGs come in the same instant (they connected together) would
+    otherwise be pinged in one bucket, in one go, every interval."""
+    server = engineio.Server(async_mode='threading', ping_interval=10, ping_timeout=10)
+    server.sockets = {str(n): None for n in range(8000)}
+    wheel = heartbeat.Heartbeat(server)
+    wheel.started = True  # no task: only where the PINGs are filed is looked at
+
+    class Answered:
+        last_ping = 1.0
+    for _ in range(1000):
+        wheel.ping_later(Answered())
+    sizes = [len(entries) for _, entries in sorted(wheel.wheel.items())]
+    assert sum(sizes) == 1000 and len(sizes) <= heartbeat.SPREAD
+    assert max(sizes) <= 4 * 8000 * wheel.tick / 10  # twice the pings and deadlines
+
+
 def test_the_pinned_engineio_internals_the_heartbeat_relies_on():
     """python-engineio is pinned; if an upgrade changes any of this, heartbeat.py must be
     read again before the pin moves."""
