@@ -126,7 +126,8 @@ class Heartbeat:
     def _forget(self, sock):
         # What Engine.IO's service task did for a closed socket nobody else removed
         # (a long-polling client that went away).
-        if self.server.sockets.get(sock.sid) is sock:
+        # Only a closed one: a PONG may have come in while _close waited for its turn.
+        if sock.closed and self.server.sockets.get(sock.sid) is sock:
             self.server.sockets.pop(sock.sid, None)
 
 
