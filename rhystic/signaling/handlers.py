@@ -5,7 +5,6 @@ session and the database. Every event after that is registered on python-socketi
 directly: the relay path builds no Flask request context and touches no SQL.
 """
 import logging
-import time
 from dataclasses import dataclass
 
 from flask import request
@@ -15,14 +14,16 @@ from .. import metrics
 from ..auth import user_for_socket
 from ..errors import ApiError
 from ..jsonfast import UNDECODABLE
-from ..models import Room, clean_display_name
+from ..models import clean_display_name
 from ..security import lookups_blocked, note_failed_lookup
 from ..turn import client_config
 from . import protocol
 from .protocol import OK, ProtocolError, error_ack
+from .directory import RoomDirectory
 from .rooms import Joined, Refusal
 from .signout import SignOuts
 from .throttle import TokenBucket
+from .upkeep import Upkeep
 
 log = logging.getLogger('rhystic.signaling')
 # Looked up once: labels() costs a lock and a dict walk per call, on the hot path.
@@ -56,39 +57,7 @@ def _display_name(auth, user):
         raise ProtocolError(protocol.INVALID_REQUEST, f'auth.{exc}') from None
 
 
-class RoomDirectory:
-    """Room metadata by id, read from SQL once and then cached: joins are frequent."""
-
-    def __init__(self, ttl=60.0, touch_every=600.0, unowned_ttl=2.0):
-        # A room without an owner may be claimed at any moment (POST .../claim): it is
-        # read again sooner, so that every worker sees its new owner within seconds.
-        self.ttl, self.touch_every, self.unowned_ttl = ttl, touch_every, unowned_ttl
-        self._cache = {}  # room_id -> [expires, (name, max_peers, owner), last_touch]
-
-    def get(self, room_id):
-        """(name, max_peers, owner's user_id) of a room, or None."""
-        now = time.monotonic()
-        hit = self._cache.get(room_id)
-        if hit and hit[0] > now:
-            if now - hit[2] > self.touch_every:  # last_active_at, without a write per join
-                hit[2] = now
-                room = Room.get(room_id)
-                if room is not None:
-                    room.touch()
-            return hit[1]
-        room = Room.get(room_id)
-        if room is None:
-            return None
-        room.touch(unless_within=self.touch_every)
-        info = (room.name, room.max_peers, room.owner_public_id())
-        self._cache[room_id] = [now + (self.ttl if info[2] else self.unowned_ttl), info, now]
-        return info
-
-    def forget(self, room_id):
-        self._cache.pop(room_id, None)
-
-
-class Signaling:
+class Signaling(Upkeep):
     def __init__(self, app, socketio, rooms):
         self.socketio = socketio
         self.server = socketio.server
@@ -110,7 +79,7 @@ class Signaling:
         # a cycle (exception, traceback, frame, request context) that would outlive the
         # connect if a freeze (rhystic/collector.py) caught it still alive.
         request.routing_exception = None
-        self._ensure_sweeper()
+        self.ensure_running()  # the sweeper and the inboxes (upkeep.py)
         try:
             if protocol.is_lobby(namespace):  # a newcomer knocking on a locked room
                 return self.hosting.on_lobby_connect(namespace, auth, sid)
@@ -391,75 +360,6 @@ class Signaling:
             log.exception('host hand-over failed', extra={'event': 'error',
                                                          'room': departure.room_id})
 
-    def sweep_once(self):
-        departures = self.rooms.sweep()
-        if self.rooms.resync_needed:
-            self.reregister_seats()
-        for departure in departures:
-            self._announce_departure(departure)
-
-    def reregister_seats(self):
-        """After Redis was away or came back empty, put back the seats whose sockets are
-        here; a socket whose seat was given up meanwhile is closed, so that its client
-        rejoins (docs/protocol.md §10)."""
-        def alive(room_id, sid):
-            return self.server.manager.eio_sid_from_sid(
-                sid, protocol.namespace_for(room_id)) is not None
-        closing = self.rooms.resync(alive)
-        log.warning('%d seats re-registered after a store outage', len(self.rooms.held),
-                    extra={'event': 'resync'})
-        for room_id, peer_id, sid in closing:
-            log.info('seat lost in a store outage', extra={'event': 'resync', 'room': room_id,
-                                                           'peer': peer_id})
-            self.server.disconnect(sid, namespace=protocol.namespace_for(room_id))
-
-    def _ensure_sweeper(self):
-        if self._sweeper is None:
-            self._sweeper = self.socketio.start_background_task(self._sweep_forever)
-            self.signouts.listen()
-            if self.rooms.store.shared:
-                # Subscribed now, before this worker's first seat is visible: a signal
-                # another worker sends that seat must find the inbox listening.
-                try:
-                    first = self.rooms.subscribe()
-                except Exception:  # Redis away: the listener keeps trying
-                    first = None
-                self.socketio.start_background_task(self._listen_forever, first)
-
-    def _listen_forever(self, subscription=None):
-        """This worker's inbox: signals other workers relay to sockets held here."""
-        while self.running:
-            try:
-                subscription = subscription or self.rooms.subscribe()
-                message = self.rooms.receive(subscription)
-            except Exception:  # Redis away: subscribe again; senders get 'unavailable'
-                log.warning('signal inbox lost; subscribing again', extra={'event': 'error'})
-                _close_quietly(subscription)
-                subscription = None
-                self.socketio.sleep(1.0)
-                continue
-            if message:
-                self._on_forwarded(message)
-
-    def _on_forwarded(self, message):
-        room_id, to, payload = message['room'], message['to'], message['payload']
-        namespace = protocol.namespace_for(room_id)
-        if self._emit_here(namespace, to, payload):
-            return
-        try:  # the socket went, or moved to another worker, while the signal was on its way
-            self._route(room_id, namespace, payload['from'], to, payload, message['hops'] + 1)
-        except Exception:
-            log.warning('forwarded signal dropped', extra={'event': 'error', 'room': room_id,
-                                                           'peer': to})
-
-    def _sweep_forever(self):
-        while self.running:
-            try:
-                self.sweep_once()
-            except Exception:  # Redis away for a moment: try again next round
-                log.exception('sweep failed', extra={'event': 'error'})
-            self.socketio.sleep(1.0)
-
     def register(self):
         on = self.server.on
         self.socketio.on('connect', namespace='*')(self.on_connect)
@@ -478,14 +378,6 @@ class Signaling:
         register_game(self)  # the game table's events; sets self.game
         on('*', guarded(self.on_unknown), namespace='*')
         self.answer_unacked_signals()
-
-
-def _close_quietly(subscription):
-    try:
-        if subscription is not None:
-            subscription.close()
-    except Exception:  # its connection is already broken: nothing to give back
-        pass
 
 
 def _not_joined():

@@ -20,6 +20,7 @@ import logging
 from ..auth import callers
 from . import protocol
 from .rooms import Departure
+from .upkeep import listen_forever
 
 log = logging.getLogger('rhystic.signaling')
 FOREVER = 1e18  # later than any away_until: every seat in its grace period
@@ -92,27 +93,15 @@ class SignOuts:
             first = self._subscribe()
         except Exception:  # Redis away: the loop keeps trying
             first = None
-        self.signaling.socketio.start_background_task(self._listen_forever, first)
+        self.signaling.socketio.start_background_task(
+            listen_forever, self.signaling, self._subscribe,
+            lambda subscription: subscription.get_message(timeout=1.0),
+            lambda message: self._on_message(message['data']), 'sign-out channel', first)
 
     def _subscribe(self):
         subscription = self.redis.pubsub(ignore_subscribe_messages=True)
         subscription.subscribe(self.channel)
         return subscription
-
-    def _listen_forever(self, subscription=None):
-        while self.signaling.running:
-            try:
-                subscription = subscription or self._subscribe()
-                message = subscription.get_message(timeout=1.0)
-            except Exception:  # Redis away: subscribe again
-                log.warning('sign-out channel lost; subscribing again',
-                            extra={'event': 'error'})
-                _close_quietly(subscription)
-                subscription = None
-                self.signaling.socketio.sleep(1.0)
-                continue
-            if message:
-                self._on_message(message['data'])
 
     def _on_message(self, data):
         try:
@@ -121,11 +110,3 @@ class SignOuts:
                 self.end_here(message['user'])
         except Exception:
             log.exception('sign-out message not handled', extra={'event': 'error'})
-
-
-def _close_quietly(subscription):
-    try:
-        if subscription is not None:
-            subscription.close()
-    except Exception:  # its connection is already broken: nothing to give back
-        pass
