@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.signaling import (
-    LoadGenerators, Rhystic, cpu_seconds, finish, fmt, machine, percentile, redis_pid,
-)
+from bench.report import finish, fmt
+from bench.targets import (LoadGenerators, Rhystic, cpu_seconds, machine, percentile,
+                           redis_pid)
 
 PEERS = 8
 PG_ADMIN = os.environ.get('RHYSTIC_BENCH_PG', os.environ.get(

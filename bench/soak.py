@@ -18,8 +18,9 @@ import tempfile
 import threading
 import time
 
-from bench.signaling import (PEERS, LoadGenerators, Meter, Rhystic, finish, fmt,
-                             machine, percentile)
+from bench.report import finish, fmt
+from bench.signaling import Meter
+from bench.targets import PEERS, LoadGenerators, Rhystic, machine, percentile
 
 
 def churn(gens, target, rooms, args, stop, counts):
