@@ -386,3 +386,32 @@ def test_forward_reaches_only_a_listening_worker(redis_prefix):
         assert got == {'room': 'room-a', 'to': 'p_b', 'payload': {'from': 'p_a'}, 'hops': 0}
     finally:
         inbox.close()
+
+
+def test_the_memory_store_expires_tombstones_and_bans_in_place(monkeypatch):
+    # In place, from the front: a new dict of every tombstone each beat was a big young
+    # object for the collector to walk (rhystic/signaling/store.py _expire_in_place).
+    from rhystic.signaling import store as store_module
+    clock = [1000.0]
+    monkeypatch.setattr(store_module.time, 'time', lambda: clock[0])
+    store = MemoryStore()
+    rooms = Rooms(store, 's' * 32, 'w1', tomb_seconds=600, ban_seconds=600)
+    seats = [rooms.join('r1', 8, f'u{i}', f'U{i}', f'sid{i}').seat for i in range(4)]
+    tombs, bans = store._tombs, store._bans
+    for i, seat in enumerate(seats[:3]):
+        clock[0] = 1000.0 + 100 * i
+        rooms.leave('r1', seat.peer_id, protocol.LEFT)
+    store.ban('r1', 'u0', 600)  # bans until 1800
+    store.ban('r1', 'u9', 600)
+    clock[0] = 1210.0
+    store.ban('r1', 'u0', 600)  # renewed until 1810: it moves behind u9's
+    clock[0] = 1650.0  # past the first tomb (until 1600) only
+    store.heartbeat('w1', clock[0], 'e')
+    assert store._tombs is tombs and store._bans is bans
+    assert [k[1] for k in tombs] == [seats[1].peer_id, seats[2].peer_id]
+    assert store.tombstone('r1', seats[0].peer_id) is None
+    assert store.tombstone('r1', seats[1].peer_id) == protocol.LEFT
+    assert list(bans) == [('r1', 'u9'), ('r1', 'u0')]
+    clock[0] = 1805.0  # u9's ban is over, u0's renewed one is not
+    store.heartbeat('w1', clock[0], 'e')
+    assert list(tombs) == [] and list(bans) == [('r1', 'u0')]

@@ -47,7 +47,7 @@ class Rooms:
     needs: name, media, socket) so that it can put them back after an outage."""
 
     def __init__(self, store, secret, worker, grace_seconds=20.0, clock=time.time,
-                 buffer_max=200, buffer_age=30.0, worker_ttl=10.0, tomb_seconds=3600,
+                 buffer_max=200, buffer_age=30.0, worker_ttl=10.0, tomb_seconds=600,
                  ban_seconds=600, monotonic=time.monotonic):
         self.store = store
         self.monotonic = monotonic  # real time, for how long the store has been answering
@@ -67,6 +67,10 @@ class Rooms:
         self.buffer_max = buffer_max
         self.buffer_age = buffer_age
         self.worker_ttl = worker_ttl
+        # A seat given up is remembered (its resume refused: the client starts afresh)
+        # as long as a kick's ban lasts. Later, an old resume secret, which only its own
+        # account holds, brings the seat back as after a restart. An hour of them cost a
+        # single worker 0.3 KB per departure (bench/README.md, the soak).
         self.tomb_seconds = tomb_seconds
         self.ban_seconds = ban_seconds
 
