@@ -66,7 +66,8 @@ def _limiter_pool(config):
 def socketio_options(config):
     from .signaling.protocol import MAX_HTTP_BUFFER
     from .jsonfast import fast_json
-    return dict(
+    from .signaling.queue import message_queue
+    options = dict(
         namespaces='*',
         async_mode=config['ASYNC_MODE'],
         message_queue=config['MESSAGE_QUEUE'] or None,
@@ -83,3 +84,8 @@ def socketio_options(config):
         manage_session=False,
         logger=False, engineio_logger=False,
     )
+    manager = message_queue(config)  # Redis: a pool that waits (signaling/queue.py)
+    if manager is not None:
+        options['client_manager'] = manager
+        del options['message_queue'], options['channel']
+    return options

@@ -17,6 +17,9 @@ import traceback
 from datetime import datetime, timezone
 
 FIELDS = ('event', 'room', 'peer', 'user', 'remote_addr', 'reason', 'path', 'status')
+# A library's own context, shown only when a line has it: python-socketio puts the Redis
+# error behind "Cannot publish to redis... retrying" there, and nowhere else.
+OPTIONAL_FIELDS = ('redis_exception',)
 # Libraries that add a handler of their own (plain text, to stderr) unless their logger
 # already has a level: given one, they log through ours instead.
 SELF_HANDLING = ('engineio.server', 'socketio.server', 'engineio.client', 'socketio.client')
@@ -35,6 +38,9 @@ class JsonFormatter(logging.Formatter):
         for name in FIELDS:
             value = getattr(record, name, None)
             entry[name] = value
+        for name in OPTIONAL_FIELDS:
+            if getattr(record, name, None) is not None:
+                entry[name] = getattr(record, name)
         if record.exc_info:
             entry['exception'] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -47,7 +53,8 @@ class TextFormatter(logging.Formatter):
     def format(self, record):
         record.exc_text = None  # not another formatter's, which may hold a row's values
         line = super().format(record)
-        context = ' '.join(f'{name}={getattr(record, name)}' for name in FIELDS
+        context = ' '.join(f'{name}={getattr(record, name)}'
+                           for name in FIELDS + OPTIONAL_FIELDS
                            if getattr(record, name, None) is not None)
         return f'{line} {context}' if context else line
 
