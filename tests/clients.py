@@ -129,14 +129,16 @@ class PyPeer(Peer):
         self.sio.disconnect()
 
 
-def refusal(url, room_id, **auth):
-    """Try to join and return the connect_error data ({message, data})."""
+def refusal(url, room_id, headers=None, **auth):
+    """Try to join and return the connect_error data ({message, data}); `headers` for
+    a session cookie."""
     ns = f'/room/{room_id}'
     sio = socketio.Client(reconnection=False)
     refusals = []
     sio.on('connect_error', refusals.append, namespace=ns)
     try:
         sio.connect(url, namespaces=[ns], transports=['websocket'], wait_timeout=10,
+                    headers=headers or {},
                     auth={k: v for k, v in auth.items() if v is not None})
     except socketio.exceptions.ConnectionError:
         pass

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-import socketio
 
 from clients import PyPeer, api_room, api_user, refusal
 from conftest import redis_env
@@ -85,21 +84,7 @@ def test_a_caller_read_while_the_account_was_forgotten_is_not_cached():
 
 def cookie_refusal(url, room_id, cookie):
     """Join with a session cookie; the connect_error's message (its code)."""
-    ns = f'/room/{room_id}'
-    sio = socketio.Client(reconnection=False)
-    refusals = []
-    sio.on('connect_error', refusals.append, namespace=ns)
-    try:
-        sio.connect(url, namespaces=[ns], transports=['websocket'], wait_timeout=10,
-                    headers={'Cookie': cookie})
-    except socketio.exceptions.ConnectionError:
-        pass
-    else:
-        raise AssertionError('the connection was admitted')
-    finally:
-        sio.disconnect()
-    wait_until(lambda: refusals, 5, message='connect_error')
-    return refusals[0]['message']
+    return refusal(url, room_id, headers={'Cookie': cookie})['message']
 
 
 def left(peer, peer_id):
