@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.report import finish, fmt
+from bench.report import finish, fmt, row_adder
 from bench.targets import (LoadGenerators, Rhystic, cpu_seconds, machine, percentile,
                            redis_pid)
 
@@ -272,15 +272,7 @@ def _brief(run):
 
 def table(results, args):
     rows = []
-
-    def row(label, get):
-        cells = []
-        for r in results:
-            try:
-                cells.append(get(r))
-            except (KeyError, IndexError, TypeError):
-                cells.append('-')
-        rows.append([label, *cells])
+    row = row_adder(results, rows)
 
     def ms(summary_):
         return (f"{fmt(summary_['p50_ms'])} / {fmt(summary_['p99_ms'])} / "

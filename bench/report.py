@@ -29,10 +29,9 @@ def _gc(run):
             f"(CPU {fmt(gc['cpu_p99_ms'], '', 2)} / {fmt(gc['cpu_max_ms'], ' ms', 2)})")
 
 
-def table(results, args):
-    cols = [r['server'] for r in results]
-    rows = []
-
+def row_adder(results, rows):
+    """row(label, get) appends [label, a cell per result] to rows: get(result), or '-'
+    where that result lacks the figure. Also bench/game.py's table."""
     def row(label, get):
         cells = []
         for r in results:
@@ -41,6 +40,13 @@ def table(results, args):
             except (KeyError, IndexError, TypeError):
                 cells.append('-')
         rows.append([label, *cells])
+    return row
+
+
+def table(results, args):
+    cols = [r['server'] for r in results]
+    rows = []
+    row = row_adder(results, rows)
 
     def run_at(r, rate):
         return next(x for x in r['relay'] if x['rate'] == rate)
